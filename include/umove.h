@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * umove - user-space paging on Linux with zero-copy page moves.
+ *
+ * The whole public API. Handles are opaque; every function that can fail
+ * returns 0 (or a byte count) on success and a negative errno on failure,
+ * and never touches the global errno as its way of reporting.
+ */
+#ifndef UMOVE_H
+#define UMOVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UMOVE_VERSION_MAJOR 0
+#define UMOVE_VERSION_MINOR 1
+
+/* One userfaultfd with its negotiated features. Thread-safe: any number of
+ * threads may move, wake and (un)register through one handle at once. */
+struct umove;
+
+/* umove_open() flags. */
+#define UMOVE_EMULATE (1u << 0) /* use the emulated move even if native exists */
+
+/*
+ * Features of a userfaultfd. The values are the kernel's UFFD_FEATURE_* bits,
+ * so they can be compared with <linux/userfaultfd.h> where that is included.
+ */
+#define UMOVE_FEATURE_PAGEFAULT_FLAG_WP (1ull << 0)
+#define UMOVE_FEATURE_EVENT_FORK (1ull << 1)
+#define UMOVE_FEATURE_EVENT_REMAP (1ull << 2)
+#define UMOVE_FEATURE_EVENT_REMOVE (1ull << 3)
+#define UMOVE_FEATURE_MISSING_HUGETLBFS (1ull << 4)
+#define UMOVE_FEATURE_MISSING_SHMEM (1ull << 5)
+#define UMOVE_FEATURE_EVENT_UNMAP (1ull << 6)
+#define UMOVE_FEATURE_SIGBUS (1ull << 7)
+#define UMOVE_FEATURE_THREAD_ID (1ull << 8)
+#define UMOVE_FEATURE_MINOR_HUGETLBFS (1ull << 9)
+#define UMOVE_FEATURE_MINOR_SHMEM (1ull << 10)
+#define UMOVE_FEATURE_EXACT_ADDRESS (1ull << 11)
+#define UMOVE_FEATURE_WP_HUGETLBFS_SHMEM (1ull << 12)
+#define UMOVE_FEATURE_WP_UNPOPULATED (1ull << 13)
+#define UMOVE_FEATURE_POISON (1ull << 14)
+#define UMOVE_FEATURE_WP_ASYNC (1ull << 15)
+#define UMOVE_FEATURE_MOVE (1ull << 16)
+#define UMOVE_FEATURE_COUNT 17
+
+/*
+ * Features that change how the userfaultfd behaves (events that block the
+ * process until they are read, SIGBUS instead of fault events, asynchronous
+ * write protection). umove_open() never asks for them; ask with
+ * umove_open_features(). All other features umove_open() requests whenever
+ * the kernel has them.
+ */
+#define UMOVE_FEATURES_BEHAVIOURAL                                            \
+	(UMOVE_FEATURE_EVENT_FORK | UMOVE_FEATURE_EVENT_REMAP |               \
+	 UMOVE_FEATURE_EVENT_REMOVE | UMOVE_FEATURE_EVENT_UNMAP |             \
+	 UMOVE_FEATURE_SIGBUS | UMOVE_FEATURE_WP_UNPOPULATED |                \
+	 UMOVE_FEATURE_WP_ASYNC)
+
+/* How a userfaultfd was (or can be) opened. */
+enum umove_via {
+	UMOVE_VIA_SYSCALL = 1,	 /* userfaultfd(2), kernel-mode faults too */
+	UMOVE_VIA_DEVICE = 2,	 /* /dev/userfaultfd (Linux 6.1+) */
+	UMOVE_VIA_USER_ONLY = 3, /* userfaultfd(2) with UFFD_USER_MODE_ONLY */
+};
+
+/* Capabilities of the running system, probed once per handle. */
+#define UMOVE_CAP_NATIVE_MOVE (1u << 0)	 /* UFFDIO_MOVE (Linux 6.8+) */
+#define UMOVE_CAP_POISON (1u << 1)	 /* UFFDIO_POISON (Linux 6.6+) */
+#define UMOVE_CAP_WP_ASYNC (1u << 2)	 /* UFFD_FEATURE_WP_ASYNC (6.7+) */
+#define UMOVE_CAP_PAGEMAP_SCAN (1u << 3) /* PAGEMAP_SCAN ioctl (6.7+) */
+#define UMOVE_CAP_THP (1u << 4)		 /* transparent huge pages usable */
+
+/* umove_register() modes. */
+#define UMOVE_REGISTER_MISSING (1u << 0) /* report faults on missing pages */
+#define UMOVE_REGISTER_WP (1u << 1)	 /* report writes to protected pages */
+#define UMOVE_REGISTER_MINOR (1u << 2)	 /* minor faults (shmem, hugetlbfs) */
+
+/* umove_move() flags. */
+#define UMOVE_DONTWAKE (1u << 0)	/* do not wake threads faulting on dst */
+#define UMOVE_ALLOW_SRC_HOLES (1u << 1) /* a hole in src moves as a hole */
+
+/* umove_copy() flags (UMOVE_DONTWAKE applies too). */
+#define UMOVE_COPY_WP (1u << 2) /* install the copy write-protected */
+
+/* Open and close. */
+int umove_open(struct umove **out, unsigned flags);
+int umove_open_features(struct umove **out, unsigned flags, uint64_t extra);
+void umove_close(struct umove *um);
+
+/* What a handle is. */
+int umove_fd(const struct umove *um);
+uint64_t umove_features(const struct umove *um);
+bool umove_native_move(const struct umove *um);
+unsigned umove_caps(const struct umove *um);
+int umove_via(const struct umove *um);
+
+/* Probes that need no handle. */
+int umove_probe_features(uint64_t *supported);
+int umove_check_via(int via);
+const char *umove_feature_name(uint64_t feature);
+
+/* Ranges. */
+int umove_register(struct umove *um, void *addr, size_t len, unsigned mode);
+int umove_unregister(struct umove *um, void *addr, size_t len);
+
+/* The move contract (see umove_move(3)). */
+ssize_t umove_move(struct umove *um, void *dst, void *src, size_t len,
+		   unsigned flags);
+int umove_move_all(struct umove *um, void *dst, void *src, size_t len,
+		   unsigned flags, size_t *moved);
+int umove_wake(struct umove *um, void *addr, size_t len);
+
+/* Fill dst by copying (UFFDIO_COPY); src is left as it was. */
+ssize_t umove_copy(struct umove *um, void *dst, const void *src, size_t len,
+		   unsigned flags);
+
+/* What a negative return value means for a umove call, in one sentence. */
+const char *umove_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UMOVE_H */
