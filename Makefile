@@ -38,7 +38,7 @@ STLIB     := $(BUILD)/libumove.a
 CLI       := $(BUILD)/umove
 HEADERS   := include/umove.h $(wildcard src/*.h)
 
-.PHONY: all lib tests check test deps install uninstall format clean
+.PHONY: all lib tests check test deps install uninstall format clean print-build
 all: lib $(CLI)
 lib: $(SHLIB) $(STLIB)
 
@@ -79,6 +79,9 @@ check:
 
 deps:
 	tests/deps.sh
+
+print-build:
+	@echo $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \

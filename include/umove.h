@@ -26,7 +26,8 @@ extern "C" {
 struct umove;
 
 /* umove_open() flags. */
-#define UMOVE_EMULATE (1u << 0) /* use the emulated move even if native exists */
+#define UMOVE_EMULATE \
+	(1u << 0) /* use the emulated move even if native exists */
 
 /*
  * Features of a userfaultfd. The values are the kernel's UFFD_FEATURE_* bits,
@@ -58,10 +59,10 @@ struct umove;
  * umove_open_features(). All other features umove_open() requests whenever
  * the kernel has them.
  */
-#define UMOVE_FEATURES_BEHAVIOURAL                                            \
-	(UMOVE_FEATURE_EVENT_FORK | UMOVE_FEATURE_EVENT_REMAP |               \
-	 UMOVE_FEATURE_EVENT_REMOVE | UMOVE_FEATURE_EVENT_UNMAP |             \
-	 UMOVE_FEATURE_SIGBUS | UMOVE_FEATURE_WP_UNPOPULATED |                \
+#define UMOVE_FEATURES_BEHAVIOURAL                                \
+	(UMOVE_FEATURE_EVENT_FORK | UMOVE_FEATURE_EVENT_REMAP |   \
+	 UMOVE_FEATURE_EVENT_REMOVE | UMOVE_FEATURE_EVENT_UNMAP | \
+	 UMOVE_FEATURE_SIGBUS | UMOVE_FEATURE_WP_UNPOPULATED |    \
 	 UMOVE_FEATURE_WP_ASYNC)
 
 /* How a userfaultfd was (or can be) opened. */
@@ -84,7 +85,7 @@ enum umove_via {
 #define UMOVE_REGISTER_MINOR (1u << 2)	 /* minor faults (shmem, hugetlbfs) */
 
 /* umove_move() flags. */
-#define UMOVE_DONTWAKE (1u << 0)	/* do not wake threads faulting on dst */
+#define UMOVE_DONTWAKE (1u << 0) /* do not wake threads faulting on dst */
 #define UMOVE_ALLOW_SRC_HOLES (1u << 1) /* a hole in src moves as a hole */
 
 /* umove_copy() flags (UMOVE_DONTWAKE applies too). */

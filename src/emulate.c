@@ -27,8 +27,7 @@
 
 #define UM_CHUNK_PAGES 512
 
-static bool fits_private(const struct um_vma *vma, uintptr_t start,
-			 size_t len)
+static bool fits_private(const struct um_vma *vma, uintptr_t start, size_t len)
 {
 	return vma->perms[3] == 'p' && start + len <= vma->end;
 }
@@ -78,14 +77,14 @@ static bool occupied(uint64_t pagemap_entry)
  * COPY's ENOENT means the dst mapping is registered with no userfaultfd
  * (it was replaced after registering): UFFDIO_MOVE says EINVAL for that.
  */
-static int copy_run(struct umove *um, uintptr_t dst, uintptr_t src,
-		    size_t len, size_t *done)
+static int copy_run(struct umove *um, uintptr_t dst, uintptr_t src, size_t len,
+		    size_t *done)
 {
 	*done = 0;
 	while (*done < len) {
-		ssize_t r = um_uffd_copy(um->fd, dst + *done, src + *done,
-					 len - *done,
-					 UFFDIO_COPY_MODE_DONTWAKE);
+		ssize_t r =
+			um_uffd_copy(um->fd, dst + *done, src + *done,
+				     len - *done, UFFDIO_COPY_MODE_DONTWAKE);
 
 		if (r < 0)
 			return r == -ENOENT ? -EINVAL : (int)r;
@@ -122,16 +121,15 @@ static int move_chunk(struct umove *um, uintptr_t dst, uintptr_t src,
 			stop = -ENOENT;
 			break;
 		}
-		r = copy_run(um, dst + run * ps, src + run * ps,
-			     (i - run) * ps, &done);
+		r = copy_run(um, dst + run * ps, src + run * ps, (i - run) * ps,
+			     &done);
 		*moved += done;
 		if (r)
 			return r;
 		*moved += ps; /* the hole itself */
 		run = i + 1;
 	}
-	r = copy_run(um, dst + run * ps, src + run * ps, (i - run) * ps,
-		     &done);
+	r = copy_run(um, dst + run * ps, src + run * ps, (i - run) * ps, &done);
 	*moved += done;
 	return r ? r : stop;
 }

@@ -26,8 +26,9 @@ static const struct um_errtext errtexts[] = {
 	{EAGAIN, "non-cooperative events are pending on the userfaultfd: "
 		 "read them, then retry"},
 	{ENOMEM, "out of memory"},
-	{EPERM, "not permitted: userfaultfd needs vm.unprivileged_userfaultfd=1,"
-		" CAP_SYS_PTRACE, or access to /dev/userfaultfd"},
+	{EPERM,
+	 "not permitted: userfaultfd needs vm.unprivileged_userfaultfd=1,"
+	 " CAP_SYS_PTRACE, or access to /dev/userfaultfd"},
 	{ENOSYS, "the kernel has no userfaultfd"},
 	{EOPNOTSUPP, "the running kernel lacks a feature this call needs"},
 	{ESRCH, "the process owning the userfaultfd is exiting"},
@@ -48,12 +49,23 @@ const char *umove_strerror(int err)
 }
 
 static const char *const feature_names[UMOVE_FEATURE_COUNT] = {
-	"PAGEFAULT_FLAG_WP", "EVENT_FORK",	  "EVENT_REMAP",
-	"EVENT_REMOVE",	     "MISSING_HUGETLBFS", "MISSING_SHMEM",
-	"EVENT_UNMAP",	     "SIGBUS",		  "THREAD_ID",
-	"MINOR_HUGETLBFS",   "MINOR_SHMEM",	  "EXACT_ADDRESS",
-	"WP_HUGETLBFS_SHMEM", "WP_UNPOPULATED",	  "POISON",
-	"WP_ASYNC",	     "MOVE",
+	"PAGEFAULT_FLAG_WP",
+	"EVENT_FORK",
+	"EVENT_REMAP",
+	"EVENT_REMOVE",
+	"MISSING_HUGETLBFS",
+	"MISSING_SHMEM",
+	"EVENT_UNMAP",
+	"SIGBUS",
+	"THREAD_ID",
+	"MINOR_HUGETLBFS",
+	"MINOR_SHMEM",
+	"EXACT_ADDRESS",
+	"WP_HUGETLBFS_SHMEM",
+	"WP_UNPOPULATED",
+	"POISON",
+	"WP_ASYNC",
+	"MOVE",
 };
 
 const char *umove_feature_name(uint64_t feature)

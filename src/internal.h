@@ -19,7 +19,7 @@ struct um_ranges {
 	pthread_mutex_t lock; /* protects v, n and cap */
 	struct um_span {
 		uintptr_t start, end;
-	} *v;
+	} * v;
 	size_t n, cap;
 };
 

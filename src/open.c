@@ -13,11 +13,11 @@
 #include "internal.h"
 
 /* Features that only widen what the fd can do; requested when offered. */
-#define UM_FEATURES_PASSIVE                                                   \
-	(UMOVE_FEATURE_PAGEFAULT_FLAG_WP | UMOVE_FEATURE_MISSING_HUGETLBFS |  \
-	 UMOVE_FEATURE_MISSING_SHMEM | UMOVE_FEATURE_THREAD_ID |              \
-	 UMOVE_FEATURE_MINOR_HUGETLBFS | UMOVE_FEATURE_MINOR_SHMEM |          \
-	 UMOVE_FEATURE_EXACT_ADDRESS | UMOVE_FEATURE_WP_HUGETLBFS_SHMEM |     \
+#define UM_FEATURES_PASSIVE                                                  \
+	(UMOVE_FEATURE_PAGEFAULT_FLAG_WP | UMOVE_FEATURE_MISSING_HUGETLBFS | \
+	 UMOVE_FEATURE_MISSING_SHMEM | UMOVE_FEATURE_THREAD_ID |             \
+	 UMOVE_FEATURE_MINOR_HUGETLBFS | UMOVE_FEATURE_MINOR_SHMEM |         \
+	 UMOVE_FEATURE_EXACT_ADDRESS | UMOVE_FEATURE_WP_HUGETLBFS_SHMEM |    \
 	 UMOVE_FEATURE_POISON | UMOVE_FEATURE_MOVE)
 
 static const int via_order[] = {
@@ -166,11 +166,12 @@ static int open_handle(struct umove *um, unsigned flags, uint64_t extra)
 	r = negotiate(um, extra, UM_FEATURES_PASSIVE & um->supported);
 	if (r)
 		return r;
-	/* Only the emulated move needs it; a missing /proc is no reason to fail. */
+	/* Only the emulated move needs it; a missing /proc is no reason to
+	 * fail. */
 	um->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	um->caps = probe_caps(um);
-	um->native = (um->caps & UMOVE_CAP_NATIVE_MOVE) &&
-		     !emulation_forced(flags);
+	um->native =
+		(um->caps & UMOVE_CAP_NATIVE_MOVE) && !emulation_forced(flags);
 	return 0;
 }
 

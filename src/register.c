@@ -5,7 +5,7 @@
 #include "internal.h"
 #include "uffd_compat.h"
 
-#define UM_REGISTER_MODES                                                     \
+#define UM_REGISTER_MODES \
 	(UMOVE_REGISTER_MISSING | UMOVE_REGISTER_WP | UMOVE_REGISTER_MINOR)
 
 static bool range_ok(const struct umove *um, uintptr_t addr, size_t len)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * uapi definitions that older Linux uapi headers lack (Debian 12 ships Linux 6.1
- * headers). Each one is guarded by the macro that newer headers define next
- * to it, so this file never redefines what the installed headers have; the
- * static assertions at the bottom hold for both variants.
+ * uapi definitions that older Linux uapi headers lack (Debian 12 ships
+ * Linux 6.1 headers). Each one is guarded by the macro that newer headers
+ * define next to it, so this file never redefines what the installed headers
+ * have; the static assertions at the bottom hold for both variants.
  */
 #ifndef UM_UFFD_COMPAT_H
 #define UM_UFFD_COMPAT_H

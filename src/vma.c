@@ -16,7 +16,8 @@
 static bool anonymous_name(const char *name)
 {
 	return *name == '\0' || strncmp(name, "[heap]", 6) == 0 ||
-	       strncmp(name, "[stack", 6) == 0 || strncmp(name, "[anon:", 6) == 0;
+	       strncmp(name, "[stack", 6) == 0 ||
+	       strncmp(name, "[anon:", 6) == 0;
 }
 
 static bool parse_line(const char *line, struct um_vma *vma)
@@ -45,11 +46,10 @@ static bool holds(const struct um_vma *vma, uintptr_t addr)
 /*
  * Finds the VMAs holding a and b in one pass over the file. Returns 0 when
  * both were found, -ENOENT when either is unmapped (its VMA then has
- * start == end == 0), -errno if the file cannot be read. A line longer than the buffer is only a long path name:
- * its remainder is skipped.
+ * start == end == 0), -errno if the file cannot be read. A line longer than the
+ * buffer is only a long path name: its remainder is skipped.
  */
-int um_vma_find2(uintptr_t a, struct um_vma *va, uintptr_t b,
-		 struct um_vma *vb)
+int um_vma_find2(uintptr_t a, struct um_vma *va, uintptr_t b, struct um_vma *vb)
 {
 	char line[512];
 	bool found_a = false, found_b = false, at_line_start = true;
