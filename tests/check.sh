@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make check`: the README's test command and what CI runs. Installs missing
+# Debian packages, then builds and runs the suite with gcc, with clang, and
+# with ASan+UBSan; builds against newer uapi headers; checks an install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tests/deps.sh
+
+total_pass=0 total_fail=0 total_skip=0
+run_variant() { # name, make arguments...
+	local name=$1 log
+	shift
+	echo "== $name"
+	make -s all tests "$@"
+	log=$(mktemp)
+	local rc=0
+	tests/run-suite.sh "$(make -s --no-print-directory print-build "$@")" | tee "$log" || rc=$?
+	read -r p f s < <(sed -n 's/^suite: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$log" | tail -n 1)
+	rm -f "$log"
+	total_pass=$((total_pass + ${p:-0}))
+	total_fail=$((total_fail + ${f:-0}))
+	total_skip=$((total_skip + ${s:-0}))
+	[ "$rc" -eq 0 ] || { echo "check: $name failed"; summary; exit 1; }
+}
+summary() {
+	echo "check: $total_pass passed, $total_fail failed, $total_skip skipped"
+}
+
+run_variant gcc
+run_variant clang CC=clang BUILD=build/clang
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_variant asan+ubsan SAN=1
+
+echo "== format"
+clang-format --dry-run -Werror include/*.h src/*.[ch] tools/*.[ch] tests/*.[ch] examples/*.c
+echo "== uapi headers"
+tests/compat-headers.sh
+echo "== install"
+tests/install-check.sh
+summary
