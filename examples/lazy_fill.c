@@ -5,7 +5,7 @@
  * into a private staging page, and moves that page into place: zero-copy,
  * atomic, and the faulting thread is woken by the move.
  *
- *	cc lazy_fill.c $(pkg-config --cflags --libs umove) -pthread
+ *	cc lazy_fill.c $(pkg-config --cflags --libs umove)
  */
 #include <errno.h>
 #include <linux/userfaultfd.h>
