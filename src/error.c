@@ -27,9 +27,11 @@ static const struct um_errtext errtexts[] = {
 		 "read them, then retry"},
 	{ENOMEM, "out of memory"},
 	{EPERM,
-	 "not permitted: userfaultfd needs vm.unprivileged_userfaultfd=1,"
-	 " CAP_SYS_PTRACE, or access to /dev/userfaultfd"},
-	{ENOSYS, "the kernel has no userfaultfd"},
+	 "not permitted: opening a userfaultfd needs "
+	 "vm.unprivileged_userfaultfd=1, CAP_SYS_PTRACE or access to "
+	 "/dev/userfaultfd; UMOVE_FEATURE_EVENT_FORK needs CAP_SYS_PTRACE"},
+	{ENOSYS, "no userfaultfd system call: a kernel without "
+		 "CONFIG_USERFAULTFD, or one blocked by a seccomp filter"},
 	{EOPNOTSUPP, "the running kernel lacks a feature this call needs"},
 	{ESRCH, "the process owning the userfaultfd is exiting"},
 	{EINTR, "interrupted by a fatal signal"},

@@ -86,9 +86,10 @@ static int highest_bit(uint64_t mask)
 
 /*
  * Ask for required | optional. A kernel may still refuse a combination it
- * offered (a feature compiled out of one path, a capability check): then
- * drop the newest optional feature and try again on a fresh fd. Required
- * features are never dropped.
+ * offered with EINVAL: then drop the newest optional feature and try again
+ * on a fresh fd. Required features are never dropped. EPERM comes only from
+ * a privilege check on a required feature (EVENT_FORK needs CAP_SYS_PTRACE),
+ * which no optional feature can cure.
  */
 static int negotiate(struct umove *um, uint64_t required, uint64_t optional)
 {
@@ -107,7 +108,7 @@ static int negotiate(struct umove *um, uint64_t required, uint64_t optional)
 		}
 		close(um->fd);
 		um->fd = -1;
-		if ((r != -EINVAL && r != -EPERM) || !optional)
+		if (r != -EINVAL || !optional)
 			return r;
 		optional &= ~(1ull << highest_bit(optional));
 	}

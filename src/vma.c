@@ -20,6 +20,15 @@ static bool anonymous_name(const char *name)
 	       strncmp(name, "[anon:", 6) == 0;
 }
 
+/*
+ * The kernel turns a private mapping of /dev/zero into anonymous memory.
+ * The name still ends in the line's newline here.
+ */
+static bool private_dev_zero(const char *perms, const char *name)
+{
+	return perms[3] == 'p' && strcmp(name, "/dev/zero\n") == 0;
+}
+
 static bool parse_line(const char *line, struct um_vma *vma)
 {
 	unsigned long long start, end, offset, inode;
@@ -34,7 +43,8 @@ static bool parse_line(const char *line, struct um_vma *vma)
 	name += strspn(name, " \t");
 	vma->start = (uintptr_t)start;
 	vma->end = (uintptr_t)end;
-	vma->anonymous = inode == 0 && anonymous_name(name);
+	vma->anonymous = (inode == 0 && anonymous_name(name)) ||
+			 private_dev_zero(vma->perms, name);
 	return true;
 }
 
