@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Declarations shared by the files of the umove command-line tool. The tool
+ * uses only the public header <umove.h>; nothing here reaches into src/.
+ */
+#ifndef UMOVE_CLI_H
+#define UMOVE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct umove;
+
+/* Exit statuses: 0 success, 1 failure at run time, 2 bad command line. */
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/*
+ * One entry of a command table. A command either runs (run != NULL) or
+ * holds a table of subcommands (sub != NULL); the dispatcher walks the
+ * tables, so adding `umove bench <thing>` is one line in a table.
+ * run() receives argv starting at the command's own name.
+ */
+struct cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const struct cli_cmd *sub;
+	const char *args;    /* options shown after the name in usage */
+	const char *summary; /* one line */
+};
+
+/* umove.c: dispatch and the helpers every command's option parser uses. */
+int cli_dispatch(const char *path, const struct cli_cmd *cmds, int argc,
+		 char **argv);
+int cli_bad_option(const char *cmd, const char *usage, int c, int argc,
+		   char **argv);
+int cli_parse_count(const char *cmd, const char *opt, const char *arg,
+		    unsigned long min, unsigned long max, unsigned long *out);
+bool cli_env_emulate(void);
+const char *cli_emulation_reason(const struct umove *um);
+const char *cli_version(void);
+
+/*
+ * json.c: a streaming writer. key is NULL inside arrays; a NULL string and
+ * a non-finite number are written as null.
+ */
+struct json {
+	FILE *out;
+	int depth;
+	bool first; /* no member written yet at this depth: no comma due */
+};
+
+void json_init(struct json *j, FILE *out);
+void json_open(struct json *j, const char *key, char bracket);
+void json_close(struct json *j, char bracket);
+void json_str(struct json *j, const char *key, const char *val);
+void json_int(struct json *j, const char *key, long long val);
+void json_u64(struct json *j, const char *key, uint64_t val);
+void json_num(struct json *j, const char *key, double val);
+void json_bool(struct json *j, const char *key, bool val);
+void json_null(struct json *j, const char *key);
+void json_finish(struct json *j);
+
+/* bench_move.c: cost per page of MOVE, COPY and the emulated move. */
+enum bench_op { BENCH_MOVE, BENCH_COPY, BENCH_EMULATED, BENCH_OP_COUNT };
+
+#define BENCH_MOVE_BATCHES 3  /* 1, 16 and 512 pages per call */
+#define BENCH_MOVE_RUNS 7     /* default number of runs per cell */
+#define BENCH_MOVE_PAGES 2048 /* default pages per run: 4 calls of 512 */
+#define BENCH_MOVE_MIN_PAGES 512
+#define BENCH_MOVE_MAX_PAGES 65536
+#define BENCH_MOVE_MAX_RUNS 1000
+
+struct bench_stat {
+	bool ok;
+	double median, min, max; /* ns per page over the runs */
+	char note[96];		 /* why the cell was not measured */
+};
+
+struct bench_move_row {
+	size_t batch; /* pages per call */
+	size_t pages; /* pages timed per run: whole calls only */
+	struct bench_stat op[BENCH_OP_COUNT];
+	double ratio; /* COPY median / MOVE median, NAN when either is n/a */
+};
+
+struct bench_move_result {
+	unsigned runs;
+	size_t pages;
+	size_t page_size;
+	struct bench_move_row rows[BENCH_MOVE_BATCHES];
+};
+
+int bench_move_run(unsigned runs, size_t pages, struct bench_move_result *r);
+void bench_move_print(const struct bench_move_result *r, FILE *out);
+void bench_move_json(const struct bench_move_result *r, struct json *j,
+		     const char *key);
+int cmd_bench_move(int argc, char **argv);
+
+/* probe.c */
+int cmd_probe(int argc, char **argv);
+
+#endif /* UMOVE_CLI_H */

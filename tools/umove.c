@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * umove - the command-line tool: probe what this system offers for
+ * user-space paging, and measure what page moves cost here.
+ *
+ * This file holds the command tables, their dispatcher, usage and the
+ * helpers that every command's option parser shares.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <umove.h>
+
+#include "cli.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const struct cli_cmd bench_cmds[] = {
+	{"move", cmd_bench_move, NULL, "[--runs N] [--pages N] [--json]",
+	 "cost per page of MOVE, COPY and the emulated move"},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static const struct cli_cmd top_cmds[] = {
+	{"probe", cmd_probe, NULL, "[--json] [--runs N] [--quick]",
+	 "kernel, userfaultfd access, features, capabilities, move cost"},
+	{"bench", NULL, bench_cmds, NULL, "benchmarks"},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+const char *cli_version(void)
+{
+	return STR(UMOVE_VERSION_MAJOR) "." STR(UMOVE_VERSION_MINOR);
+}
+
+/* One line per runnable command, walking into subcommand tables. */
+static void print_cmds(FILE *out, const char *path, const struct cli_cmd *cmds)
+{
+	char sub[128];
+
+	for (const struct cli_cmd *c = cmds; c->name; c++) {
+		snprintf(sub, sizeof(sub), "%s %s", path, c->name);
+		if (c->sub) {
+			print_cmds(out, sub, c->sub);
+			continue;
+		}
+		fprintf(out, "  %s %s\n      %s\n", sub, c->args, c->summary);
+	}
+}
+
+static void usage(FILE *out, const char *path, const struct cli_cmd *cmds)
+{
+	fprintf(out, "usage: %s <command> [options]\n", path);
+	if (strcmp(path, "umove") == 0)
+		fputs("       umove --help | --version\n", out);
+	fputs("\ncommands:\n", out);
+	print_cmds(out, path, cmds);
+	fputs("\nRun a command with --help for its options; see umove(1).\n",
+	      out);
+}
+
+static const struct cli_cmd *find_cmd(const struct cli_cmd *cmds,
+				      const char *name)
+{
+	for (const struct cli_cmd *c = cmds; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/*
+ * argv[0] names the current level ("umove", "bench"), argv[1] the command
+ * to run at that level; path is how usage spells the level.
+ */
+int cli_dispatch(const char *path, const struct cli_cmd *cmds, int argc,
+		 char **argv)
+{
+	const struct cli_cmd *c;
+	char sub[128];
+
+	if (argc < 2) {
+		usage(stderr, path, cmds);
+		return CLI_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout, path, cmds);
+		return 0;
+	}
+	c = find_cmd(cmds, argv[1]);
+	if (!c) {
+		fprintf(stderr, "%s: unknown command '%s'\n", path, argv[1]);
+		usage(stderr, path, cmds);
+		return CLI_EXIT_USAGE;
+	}
+	if (c->run)
+		return c->run(argc - 1, argv + 1);
+	snprintf(sub, sizeof(sub), "%s %s", path, c->name);
+	return cli_dispatch(sub, c->sub, argc - 1, argv + 1);
+}
+
+/*
+ * Report what getopt_long() just refused: c is its ':' (value missing) or
+ * '?' (unknown). It runs with opterr = 0 and a leading ':' in the option
+ * string so that the message names the command, not argv[0].
+ */
+int cli_bad_option(const char *cmd, const char *usage_text, int c, int argc,
+		   char **argv)
+{
+	const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		fprintf(stderr, "%s: option '%s' needs a value\n", cmd, opt);
+	else if (optopt && opt[0] == '-' && opt[1] != '-')
+		fprintf(stderr, "%s: unknown option '-%c'\n", cmd, optopt);
+	else
+		fprintf(stderr, "%s: unknown option '%s'\n", cmd, opt);
+	fputs(usage_text, stderr);
+	return CLI_EXIT_USAGE;
+}
+
+/* A decimal count in [min, max]; a message and -1 otherwise. */
+int cli_parse_count(const char *cmd, const char *opt, const char *arg,
+		    unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < min ||
+	    v > max) {
+		fprintf(stderr,
+			"%s: %s wants a number from %lu to %lu, not '%s'\n",
+			cmd, opt, min, max, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Mirrors the library's rule: any value other than "" and "0" forces it. */
+bool cli_env_emulate(void)
+{
+	const char *v = getenv("UMOVE_EMULATE");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Why a handle does not move natively; NULL when it does. */
+const char *cli_emulation_reason(const struct umove *um)
+{
+	if (umove_native_move(um))
+		return NULL;
+	if (cli_env_emulate())
+		return "UMOVE_EMULATE is set in the environment";
+	if (!(umove_caps(um) & UMOVE_CAP_NATIVE_MOVE))
+		return "kernel lacks UFFDIO_MOVE";
+	return "the handle did not negotiate UFFD_FEATURE_MOVE";
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
+		printf("umove %s\n", cli_version());
+		return 0;
+	}
+	/* Usage spells the tool "umove" however it was invoked. */
+	return cli_dispatch("umove", top_cmds, argc, argv);
+}
