@@ -85,7 +85,7 @@ print-build:
 
 install: all
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR) \
-	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	install -m 644 include/umove.h $(DESTDIR)$(INCDIR)/
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libumove.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -97,11 +97,12 @@ install: all
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/
 	install -m 644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
 	cp -P man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 man/man7/*.7 $(DESTDIR)$(MANDIR)/man7/
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/umove.h $(DESTDIR)$(LIBDIR)/libumove.* \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig/umove.pc $(DESTDIR)$(BINDIR)/umove
-	cd man && for m in man1/*.1 man3/*.3; do rm -f $(DESTDIR)$(MANDIR)/$$m; done
+	cd man && for m in man1/*.1 man3/*.3 man7/*.7; do rm -f $(DESTDIR)$(MANDIR)/$$m; done
 
 format:
 	clang-format -i include/*.h src/*.[ch] tools/*.[ch] tests/*.[ch] examples/*.c
