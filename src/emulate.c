@@ -7,12 +7,18 @@
  * Ordering rules, from move_pages() in mm/userfaultfd.c (Linux 6.18):
  *  1. ranges outside the user address space: EINVAL, before anything else;
  *  2. an address in no mapping: ENOENT;
- *  3. mapping checks (private, anonymous, writable, same protection, within
+ *  3. non-cooperative events pending on the userfaultfd: EAGAIN;
+ *  4. mapping checks (private, anonymous, writable, same protection, within
  *     one VMA, dst registered with this userfaultfd): EINVAL;
- *  4. page by page in ascending order: an occupied dst page stops with
+ *  5. page by page in ascending order: an occupied dst page stops with
  *     EEXIST, checked before the src page; then a src hole stops with ENOENT
  *     unless holes are allowed, in which case it counts as moved.
  * Bytes moved before a stop are returned instead of the error.
+ *
+ * Emulated moves through one handle are serialised by emulate_lock, from
+ * the checks to the last discard, so that two moves of one src page cannot
+ * both find it present: as with UFFDIO_MOVE, one moves it and the other
+ * finds a hole.
  *
  * What cannot match (see umove_move(3)): the copy and the discard are two
  * steps, so a write to src between them is lost; shared src pages are
@@ -41,11 +47,34 @@ static int unmapped_error(struct umove *um, const struct um_vma *vma,
 	return 0;
 }
 
+/*
+ * Rules 3 and part of 4 in one ioctl without side effects: a UFFDIO_COPY of
+ * one page from an unreadable page. The kernel checks for pending events
+ * first (EAGAIN), then that the dst mapping is registered with a
+ * userfaultfd (ENOENT if not), and only then reads the source, which fails
+ * (EFAULT) before anything is installed. A dst that was unmapped and mapped
+ * again after umove_register() is caught here, not by the handle's record.
+ */
+static int probe_fill(struct umove *um, uintptr_t dst)
+{
+	ssize_t r = um_uffd_copy(um->fd, dst, (uintptr_t)um->unreadable,
+				 um->page_size, UFFDIO_COPY_MODE_DONTWAKE);
+
+	if (r == -EFAULT)
+		return 0;
+	if (r == -ENOENT)
+		return -EINVAL;
+	if (r >= 0) /* cannot happen: the source is PROT_NONE */
+		return -EIO;
+	return (int)r;
+}
+
 static int check_areas(struct umove *um, uintptr_t dst, uintptr_t src,
 		       size_t len)
 {
 	struct um_vma dv, sv;
 	int r = um_vma_find2(dst, &dv, src, &sv);
+	int fill;
 
 	if (r == -ENOENT) {
 		r = unmapped_error(um, &dv, dst, len);
@@ -55,6 +84,9 @@ static int check_areas(struct umove *um, uintptr_t dst, uintptr_t src,
 	}
 	if (r)
 		return r;
+	fill = probe_fill(um, dst);
+	if (fill == -EAGAIN)
+		return fill;
 	if (!fits_private(&sv, src, len) || !fits_private(&dv, dst, len))
 		return -EINVAL;
 	if (memcmp(sv.perms, dv.perms, 3) || sv.perms[1] != 'w')
@@ -63,7 +95,7 @@ static int check_areas(struct umove *um, uintptr_t dst, uintptr_t src,
 		return -EINVAL;
 	if (!um_ranges_cover(&um->registered, dst, dst + len))
 		return -EINVAL;
-	return 0;
+	return fill;
 }
 
 static bool occupied(uint64_t pagemap_entry)
@@ -138,14 +170,17 @@ ssize_t um_move_emulated(struct umove *um, uintptr_t dst, uintptr_t src,
 			 size_t len, unsigned flags)
 {
 	size_t moved = 0, chunk = UM_CHUNK_PAGES * um->page_size;
-	int err = check_areas(um, dst, src, len);
+	int err;
 
+	pthread_mutex_lock(&um->emulate_lock);
+	err = check_areas(um, dst, src, len);
 	while (!err && moved < len) {
 		size_t n = len - moved < chunk ? len - moved : chunk;
 
 		err = move_chunk(um, dst + moved, src + moved,
 				 n / um->page_size, flags, &moved);
 	}
+	pthread_mutex_unlock(&um->emulate_lock);
 	if (moved && !(flags & UMOVE_DONTWAKE))
 		um_uffd_wake(um->fd, dst, moved);
 	return moved ? (ssize_t)moved : err;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Human words for umove's return codes and feature bits. */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "internal.h"
@@ -40,8 +41,11 @@ static const struct um_errtext errtexts[] = {
 
 const char *umove_strerror(int err)
 {
-	int code = err < 0 ? -err : err;
+	int code;
 
+	if (err == INT_MIN) /* has no positive counterpart */
+		return "unknown error";
+	code = err < 0 ? -err : err;
 	for (size_t i = 0; i < sizeof(errtexts) / sizeof(errtexts[0]); i++)
 		if (errtexts[i].err == code)
 			return errtexts[i].text;

@@ -32,6 +32,14 @@ struct umove {
 	size_t page_size;   /* the base page size of this process */
 	uint64_t features;  /* negotiated UFFD_FEATURE_* */
 	uint64_t supported; /* what the kernel offered */
+	void *unreadable;   /* one PROT_NONE page: see probe_fill() in emulate.c
+			     */
+	/*
+	 * Serialises emulated moves through this handle: the copy and the
+	 * discard of src are two steps, and two moves of one src page must not
+	 * both see it present. Not taken by the native path.
+	 */
+	pthread_mutex_t emulate_lock;
 	/*
 	 * Ranges registered through this handle. The kernel does not say which
 	 * userfaultfd a range belongs to, and the emulated move must refuse a

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -167,9 +168,14 @@ static int open_handle(struct umove *um, unsigned flags, uint64_t extra)
 	r = negotiate(um, extra, UM_FEATURES_PASSIVE & um->supported);
 	if (r)
 		return r;
-	/* Only the emulated move needs it; a missing /proc is no reason to
-	 * fail. */
+	/* Only the emulated move needs these; a missing /proc is no failure. */
 	um->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	um->unreadable = mmap(NULL, um->page_size, PROT_NONE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (um->unreadable == MAP_FAILED) {
+		um->unreadable = NULL;
+		return -ENOMEM;
+	}
 	um->caps = probe_caps(um);
 	um->native =
 		(um->caps & UMOVE_CAP_NATIVE_MOVE) && !emulation_forced(flags);
@@ -191,6 +197,7 @@ int umove_open_features(struct umove **out, unsigned flags, uint64_t extra)
 	um->pagemap_fd = -1;
 	um->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	um_ranges_init(&um->registered);
+	pthread_mutex_init(&um->emulate_lock, NULL);
 	r = open_handle(um, flags, extra);
 	if (r) {
 		umove_close(um);
@@ -217,7 +224,10 @@ void umove_close(struct umove *um)
 		close(um->fd);
 	if (um->pagemap_fd >= 0)
 		close(um->pagemap_fd);
+	if (um->unreadable)
+		munmap(um->unreadable, um->page_size);
 	um_ranges_fini(&um->registered);
+	pthread_mutex_destroy(&um->emulate_lock);
 	free(um);
 }
 

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared fixtures of the umove conformance tests: handles per move path,
+ * private anonymous mappings, page patterns, pagemap and smaps readers, and a
+ * thread that touches a page so that tests can watch it block and wake.
+ */
+#ifndef UMOVE_TESTS_HELPERS_H
+#define UMOVE_TESTS_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <umove.h>
+
+/* The contract speaks in 4 KiB pages; open_*() skip on any other size. */
+#define PG ((size_t)4096)
+#define HPAGE ((size_t)2 << 20)
+
+/* Generous: a userfaultfd bug hangs a test rather than failing it. */
+#define TEST_TIMEOUT 20
+/* How long a test waits for something the kernel does at once. */
+#define WAIT_MS 3000
+
+enum um_path { NATIVE, EMULATED };
+
+/*
+ * One test body, run once per move path. Criterion needs a parameter
+ * generator per test, so the macro writes it; `path` points to the path.
+ */
+#define PATH_TEST(suite, name)                                      \
+	ParameterizedTestParameters(suite, name)                    \
+	{                                                           \
+		static enum um_path paths[] = {NATIVE, EMULATED};   \
+		return cr_make_param_array(enum um_path, paths, 2); \
+	}                                                           \
+	ParameterizedTest(enum um_path *path, suite, name)
+
+/* "native" or "emulated" once a path handle is open; prefixes failures. */
+extern const char *path_label;
+
+/* Formats a umove return value: "-EEXIST" or "8192 (2 pages)". */
+const char *ret_str(long long v, char buf[static 48]);
+
+/* Asserts a umove return value, naming both values symbolically. */
+#define expect_ret(expr, want) expect_ret_as(expr, want, #expr)
+
+/* The same for a value kept in a variable: `what` names the call. */
+#define expect_ret_as(expr, want, what)                                   \
+	do {                                                              \
+		long long got_ = (long long)(expr);                       \
+		long long want_ = (long long)(want);                      \
+		char gb_[48], wb_[48];                                    \
+		cr_assert_eq(got_, want_, "[%s] %s: expected %s, got %s", \
+			     path_label, what, ret_str(want_, wb_),       \
+			     ret_str(got_, gb_));                         \
+	} while (0)
+
+/*
+ * Handles: skip when userfaultfd is not allowed or the path is missing.
+ * Every handle they return is tracked: close it with close_um(); a suite's
+ * .fini = release_handles closes what a failed assertion left open, so that
+ * LeakSanitizer reports only real leaks.
+ */
+struct umove *open_default(void);
+struct umove *open_path(enum um_path path);
+struct umove *open_path_extra(enum um_path path, uint64_t extra);
+struct umove *track_um(struct umove *um);
+void close_um(struct umove *um);
+void release_handles(void);
+
+/* Private anonymous RW pages between PROT_NONE guards (no VMA merging). */
+void *map_pages(size_t n);
+void unmap_pages(void *addr, size_t n);
+void *map_registered(struct umove *um, size_t n);
+/* len bytes aligned to align, nothing else mapped around them by us. */
+void *map_aligned(size_t len, size_t align);
+/* A page-aligned address with nothing mapped there. */
+void *unmapped_address(void);
+/* An unlinked temporary file of size bytes (under /tmp). */
+int temp_file(size_t size);
+
+/* Page i of a run holds pattern (seed, i); never all zeros. */
+uint64_t pattern_word(uint32_t seed, size_t idx, size_t word);
+void fill_page(void *page, uint32_t seed, size_t idx);
+void fill_pages(void *addr, size_t n, uint32_t seed);
+bool page_matches(const void *page, uint32_t seed, size_t idx);
+void expect_page(const void *page, uint32_t seed, size_t idx, const char *what);
+void expect_pages(const void *addr, size_t n, uint32_t seed, const char *what);
+void expect_zero_page(const void *page, const char *what);
+uint64_t checksum(const void *addr, size_t len);
+
+/* /proc/self/pagemap: bit 63 present, 62 swapped, 57 uffd-wp. */
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_UFFD_WP (1ull << 57)
+uint64_t pagemap_entry(const void *addr);
+bool page_is_hole(const void *addr);
+size_t count_non_holes(const void *addr, size_t n);
+void expect_hole(const void *addr, const char *what);
+void expect_holes(const void *addr, size_t n, const char *what);
+void expect_present(const void *addr, const char *what);
+
+/* AnonHugePages (kB) of the mapping holding addr in smaps; -1 if none. */
+long smaps_anon_huge_kb(const void *addr);
+
+/* The userfaultfd has something to read within timeout_ms. */
+bool fd_readable(int fd, int timeout_ms);
+/* Reads one message; asserts a whole one arrived. */
+void read_msg(int fd, struct uffd_msg *msg);
+
+/* A thread that reads (or writes) one word and records it. */
+struct toucher {
+	pthread_t tid;
+	volatile uint64_t *addr;
+	bool write;
+	uint64_t value;
+	atomic_bool done;
+};
+void toucher_start(struct toucher *t, void *addr, bool write, uint64_t v);
+bool toucher_join(struct toucher *t, int timeout_ms);
+/* Joins; if the thread stays blocked, closes um to free it and fails. */
+void toucher_finish(struct toucher *t, struct umove *um, const char *what);
+
+#endif /* UMOVE_TESTS_HELPERS_H */
