@@ -38,7 +38,7 @@ STLIB     := $(BUILD)/libumove.a
 CLI       := $(BUILD)/umove
 HEADERS   := include/umove.h $(wildcard src/*.h)
 
-.PHONY: all lib tests check test deps install uninstall format clean print-build
+.PHONY: all lib tests check test deps install uninstall format clean print-build check-kernels
 all: lib $(CLI)
 lib: $(SHLIB) $(STLIB)
 
@@ -79,6 +79,11 @@ check:
 
 deps:
 	tests/deps.sh
+
+# Boot another kernel under QEMU and run the suite there: KERNEL= a vmlinuz
+# path or a Debian package name; default Debian 12's Linux 6.1 (no MOVE).
+check-kernels:
+	tests/kernels/check-kernels.sh $(KERNEL)
 
 print-build:
 	@echo $(BUILD)

@@ -104,10 +104,28 @@ static void require_native(struct umove *um)
 		  "has UFFDIO_MOVE");
 }
 
+/* "UFFD_FEATURE_A UFFD_FEATURE_B" for a skip message. */
+static const char *feature_list(uint64_t mask, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int bit = 0; bit < 64 && used < size; bit++) {
+		const char *name = umove_feature_name(mask & (1ull << bit));
+
+		if (name)
+			used += (size_t)snprintf(buf + used, size - used,
+						 "%sUFFD_FEATURE_%s",
+						 used ? " " : "", name);
+	}
+	return buf;
+}
+
 struct umove *open_path_extra(enum um_path path, uint64_t extra)
 {
 	unsigned flags = path == EMULATED ? UMOVE_EMULATE : 0;
 	struct umove *um = NULL;
+	char names[256];
 	int ret;
 
 	path_label = path == NATIVE ? "native" : "emulated";
@@ -115,8 +133,8 @@ struct umove *open_path_extra(enum um_path path, uint64_t extra)
 	ret = umove_open_features(&um, flags, extra);
 	skip_unusable(ret);
 	if (ret == -EOPNOTSUPP)
-		cr_skip_test("kernel lacks feature 0x%llx",
-			     (unsigned long long)extra);
+		cr_skip_test("kernel lacks %s",
+			     feature_list(extra, names, sizeof(names)));
 	expect_ret(ret, 0);
 	cr_assert_not_null(um);
 	track_um(um);

@@ -97,11 +97,11 @@ pick_accel() {
 		return
 	fi
 	build_initramfs probe "$work/probe.cpio.gz"
-	if boot kvm "$work/probe.cpio.gz" 60 >"$work/kvm-probe.log" 2>&1 &&
+	if boot kvm "$work/probe.cpio.gz" 30 >"$work/kvm-probe.log" 2>&1 &&
 		grep -q 'UMOVE-GUEST-DONE rc=0' "$work/kvm-probe.log"; then
 		echo kvm
 	else
-		say "WARNING: KVM did not boot the guest within 60 s (nested KVM?); using TCG" >&2
+		say "WARNING: KVM did not boot the guest within 30 s (nested KVM?); using TCG" >&2
 		echo tcg
 	fi
 }
@@ -128,4 +128,4 @@ if [ -z "$rc" ]; then
 	exit 1
 fi
 [ "$rc" -eq 0 ] || { say "FAILED: suite failed in the guest"; exit 1; }
-say "suite passed on $(sed -n 's/^guest: uname -r: //p' "$log" | tail -n 1)"
+say "suite passed on Linux $(sed -n 's/.*guest: uname -r: //p' "$log" | tail -n 1)"
