@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 tests/deps.sh
 
 total_pass=0 total_fail=0 total_skip=0
+add_counts() { # a log holding run-suite.sh's closing line
+	local p f s
+	read -r p f s < <(sed -n 's/.*suite: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped.*/\1 \2 \3/p' "$1" | tail -n 1)
+	total_pass=$((total_pass + ${p:-0}))
+	total_fail=$((total_fail + ${f:-0}))
+	total_skip=$((total_skip + ${s:-0}))
+}
 run_variant() { # name, make arguments...
 	local name=$1 log
 	shift
@@ -17,11 +24,8 @@ run_variant() { # name, make arguments...
 	log=$(mktemp)
 	local rc=0
 	tests/run-suite.sh "$(make -s --no-print-directory print-build "$@")" | tee "$log" || rc=$?
-	read -r p f s < <(sed -n 's/^suite: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$log" | tail -n 1)
+	add_counts "$log"
 	rm -f "$log"
-	total_pass=$((total_pass + ${p:-0}))
-	total_fail=$((total_fail + ${f:-0}))
-	total_skip=$((total_skip + ${s:-0}))
 	[ "$rc" -eq 0 ] || { echo "check: $name failed"; summary; exit 1; }
 }
 summary() {
@@ -66,6 +70,11 @@ echo "== kernels"
 if [ "${UMOVE_SKIP_KERNELS:-0}" = 1 ]; then
 	echo "check-kernels: SKIPPED: UMOVE_SKIP_KERNELS=1"
 else
-	tests/kernels/check-kernels.sh
+	log=$(mktemp)
+	rc=0
+	tests/kernels/check-kernels.sh | tee "$log" || rc=$?
+	add_counts "$log"
+	rm -f "$log"
+	[ "$rc" -eq 0 ] || { echo "check: kernels failed"; summary; exit 1; }
 fi
 summary
