@@ -27,6 +27,7 @@ BUILD   ?= build
 endif
 
 LIB_SRC   := $(wildcard src/*.c)
+LIBS      := -llz4
 LIB_OBJ   := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TOOL_SRC  := $(wildcard tools/*.c)
 TOOL_OBJ  := $(TOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.o)
@@ -50,7 +51,7 @@ $(BUILD)/obj/tools/%.o: tools/%.c include/umove.h $(wildcard tools/*.h) | $(BUIL
 
 $(SHLIB): $(LIB_OBJ) src/libumove.map
 	$(CC) $(BASE) $(CFLAGS) -shared -Wl,-soname,$(SONAME) \
-	  -Wl,--version-script=src/libumove.map -o $@ $(LIB_OBJ) $(LDFLAGS)
+	  -Wl,--version-script=src/libumove.map -o $@ $(LIB_OBJ) $(LDFLAGS) $(LIBS)
 	ln -sf libumove.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/libumove.so
 
@@ -59,10 +60,10 @@ $(STLIB): $(LIB_OBJ)
 
 # The CLI links the static library so that it runs from the tree as built.
 $(CLI): $(TOOL_OBJ) $(STLIB)
-	$(CC) $(BASE) $(CFLAGS) -o $@ $(TOOL_OBJ) $(STLIB) $(LDFLAGS) -lm
+	$(CC) $(BASE) $(CFLAGS) -o $@ $(TOOL_OBJ) $(STLIB) $(LDFLAGS) $(LIBS) -lm
 
 $(BUILD)/tests/%: tests/%.c tests/helpers.c tests/helpers.h $(STLIB) | $(BUILD)/tests
-	$(CC) $(BASE) $(CFLAGS) -Itests -o $@ $< tests/helpers.c $(STLIB) -lcriterion $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -Itests -o $@ $< tests/helpers.c $(STLIB) -lcriterion $(LDFLAGS) $(LIBS)
 
 $(BUILD)/obj $(BUILD)/obj/tools $(BUILD)/tests:
 	mkdir -p $@

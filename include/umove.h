@@ -123,6 +123,113 @@ int umove_wake(struct umove *um, void *addr, size_t len);
 ssize_t umove_copy(struct umove *um, void *dst, const void *src, size_t len,
 		   unsigned flags);
 
+/*
+ * Stores: where a region's pages live when they are not resident. A store
+ * is an array of pages of the system page size, addressed by index.
+ */
+struct umove_store;
+
+/* A store of your own. Every callback returns 0 or a negative errno. */
+struct umove_store_ops {
+	/* Fill buf (page aligned, count pages) with pages index.. */
+	int (*read)(void *priv, uint64_t index, size_t count, void *buf);
+	/* Store count pages from buf at index; NULL for a read-only store. */
+	int (*write)(void *priv, uint64_t index, size_t count, const void *buf);
+	/* Make written pages durable; may be NULL. */
+	int (*sync)(void *priv);
+	/* Release priv; may be NULL. */
+	void (*close)(void *priv);
+};
+
+/* umove_store_file() flags. */
+#define UMOVE_STORE_RDONLY (1u << 0)   /* open the file read-only */
+#define UMOVE_STORE_BUFFERED (1u << 1) /* never use O_DIRECT */
+
+int umove_store_open(struct umove_store **out,
+		     const struct umove_store_ops *ops, size_t ops_size,
+		     void *priv, uint64_t pages);
+int umove_store_file(struct umove_store **out, const char *path,
+		     unsigned flags);
+int umove_store_mem(struct umove_store **out, uint64_t pages, unsigned flags);
+uint64_t umove_store_pages(const struct umove_store *st);
+int umove_store_read(struct umove_store *st, uint64_t index, size_t count,
+		     void *buf);
+int umove_store_write(struct umove_store *st, uint64_t index, size_t count,
+		      const void *buf);
+int umove_store_close(struct umove_store *st);
+
+/*
+ * Regions: an mmap-like range whose pages are fetched from a store on first
+ * touch by handler threads, installed by a move (or a copy), and written
+ * back by umove_region_sync() and umove_unmap().
+ */
+struct umove_region;
+struct umove_region_config;
+
+/* How fetched pages are installed. */
+enum umove_fill {
+	UMOVE_FILL_AUTO = 0, /* MOVE where native, else COPY (BENCHMARKS.md) */
+	UMOVE_FILL_MOVE = 1, /* UFFDIO_MOVE, or its emulation */
+	UMOVE_FILL_COPY = 2, /* UFFDIO_COPY */
+};
+
+int umove_region_config_new(struct umove_region_config **out);
+void umove_region_config_free(struct umove_region_config *cfg);
+int umove_region_config_set_threads(struct umove_region_config *cfg,
+				    unsigned threads);
+int umove_region_config_set_readahead(struct umove_region_config *cfg,
+				      unsigned pages);
+int umove_region_config_set_fill(struct umove_region_config *cfg, int fill);
+int umove_region_config_set_flags(struct umove_region_config *cfg,
+				  unsigned flags);
+int umove_region_config_set_retries(struct umove_region_config *cfg,
+				    unsigned retries);
+
+int umove_map(struct umove_region **out, struct umove_store *st,
+	      uint64_t first_page, size_t len,
+	      const struct umove_region_config *cfg);
+void *umove_region_addr(const struct umove_region *r);
+size_t umove_region_len(const struct umove_region *r);
+int umove_region_sync(struct umove_region *r);
+int umove_unmap(struct umove_region *r);
+
+/*
+ * Statistics of a region. Counters are listed once here; the struct, the
+ * names and the printers all derive from this list.
+ */
+#define UMOVE_STATS_COUNTERS(X)                                         \
+	X(fault_events, "fault messages read from the userfaultfd")     \
+	X(faults_served, "faults that started a fill")                  \
+	X(faults_joined, "faults on a page another thread was filling") \
+	X(pages_filled, "pages installed, read-ahead included")         \
+	X(readahead_pages, "pages installed ahead of a fault")          \
+	X(moves, "install calls by move")                               \
+	X(copies, "install calls by copy")                              \
+	X(races_lost, "installs that found the page present (EEXIST)")  \
+	X(bytes_read, "bytes read from the store")                      \
+	X(bytes_written, "bytes written to the store")                  \
+	X(read_errors, "store reads that failed (each retry counts)")   \
+	X(write_errors, "store writes that failed")                     \
+	X(pages_poisoned, "pages that can never be served: SIGBUS")     \
+	X(buffered_reads, "store reads without O_DIRECT (0 if direct)") \
+	X(events_other, "remove/unmap/remap events applied")            \
+	X(fill_ns_p50, "fill latency, median, ns (fault read to wake)") \
+	X(fill_ns_p99, "fill latency, 99th percentile, ns")
+
+struct umove_stats {
+	uint32_t size;	  /* sizeof(struct umove_stats) of the caller */
+	uint32_t version; /* UMOVE_STATS_VERSION */
+#define UMOVE_STATS_FIELD(name, doc) uint64_t name;
+	UMOVE_STATS_COUNTERS(UMOVE_STATS_FIELD)
+#undef UMOVE_STATS_FIELD
+};
+#define UMOVE_STATS_VERSION 1
+
+int umove_region_stats(const struct umove_region *r, struct umove_stats *out);
+
+/* Poison: accesses to [addr, addr+len) raise SIGBUS (UFFDIO_POISON, 6.6+). */
+int umove_poison(struct umove *um, void *addr, size_t len, unsigned flags);
+
 /* What a negative return value means for a umove call, in one sentence. */
 const char *umove_strerror(int err);
 

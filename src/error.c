@@ -37,6 +37,9 @@ static const struct um_errtext errtexts[] = {
 	{ESRCH, "the process owning the userfaultfd is exiting"},
 	{EINTR, "interrupted by a fatal signal"},
 	{EFAULT, "a bad address was passed"},
+	{ERANGE, "the range does not fit in the store"},
+	{EBADF, "the region is no longer mapped"},
+	{EROFS, "the store is read-only"},
 };
 
 const char *umove_strerror(int err)

@@ -111,3 +111,24 @@ int umove_wake(struct umove *um, void *addr, size_t len)
 		return -EINVAL;
 	return um_uffd_wake(um->fd, a, len);
 }
+
+/*
+ * Poisoned pages raise SIGBUS when touched: the end of a fault that can
+ * never be served. The kernel's partial count is not useful here: a caller
+ * poisons a page at a time, and a failure is its error.
+ */
+int umove_poison(struct umove *um, void *addr, size_t len, unsigned flags)
+{
+	uintptr_t a = (uintptr_t)addr;
+	uint64_t mode = 0;
+
+	if (!um || (flags & ~UMOVE_DONTWAKE))
+		return -EINVAL;
+	if (!a || !len || ((a | len) & (um->page_size - 1)) || a + len <= a)
+		return -EINVAL;
+	if (!(um->caps & UMOVE_CAP_POISON))
+		return -EOPNOTSUPP;
+	if (flags & UMOVE_DONTWAKE)
+		mode |= UFFDIO_POISON_MODE_DONTWAKE;
+	return um_uffd_poison(um->fd, a, len, mode);
+}

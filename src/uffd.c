@@ -139,6 +139,14 @@ ssize_t um_uffd_copy(int fd, uintptr_t dst, uintptr_t src, size_t len,
 	return fill_result(rc, len, cp.copy);
 }
 
+int um_uffd_poison(int fd, uintptr_t start, size_t len, uint64_t mode)
+{
+	struct uffdio_poison po = {.range = {.start = start, .len = len},
+				   .mode = mode};
+
+	return ioctl(fd, UFFDIO_POISON, &po) ? -errno : 0;
+}
+
 /* A scan of the stack page we stand on: harmless, and ENOTTY if absent. */
 bool um_pagemap_scan_works(int pagemap_fd)
 {

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fault service: handler threads that read a region's userfaultfd,
+ * fetch missing pages (plus read-ahead) from the store into a private
+ * staging area, and install the run with one move or copy, which also wakes
+ * the faulting threads.
+ *
+ * Concurrency rules:
+ *  - Every handler reads the same userfaultfd; the kernel hands each message
+ *    to one reader. Faults on one page may still reach several handlers
+ *    (a woken thread that faults again is reported again).
+ *  - Only the handler that moves a page EMPTY -> FILLING fetches it; a fault
+ *    on a FILLING page is left to that handler, whose install wakes every
+ *    thread waiting anywhere in the run.
+ *  - A fault on a RESIDENT page is usually a message queued before the
+ *    install woke its thread: wake again. If pagemap shows the page absent
+ *    the application discarded it behind our back: fill it again.
+ *  - Staging pages are private to one handler: no lock guards them.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "region.h"
+#include "uffd_compat.h"
+
+#define UM_MSG_BATCH 16
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void count(_Atomic uint64_t *counter, uint64_t n)
+{
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* Bucket: 4 * log2(ns) plus the next two bits of the mantissa. */
+void um_hist_add(struct um_counters *c, uint64_t ns)
+{
+	unsigned b = 0;
+
+	if (ns >= 4) {
+		unsigned lg = 63u - (unsigned)__builtin_clzll(ns);
+
+		b = 4 * lg + (unsigned)((ns >> (lg - 2)) & 3);
+	}
+	if (b >= UM_HIST_BUCKETS)
+		b = UM_HIST_BUCKETS - 1;
+	count(&c->hist[b], 1);
+}
+
+/* The lower bound of the bucket holding quantile q, in ns. */
+uint64_t um_hist_quantile(const uint64_t *hist, double q)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (unsigned b = 0; b < UM_HIST_BUCKETS; b++)
+		total += hist[b];
+	if (!total)
+		return 0;
+	for (unsigned b = 0; b < UM_HIST_BUCKETS; b++) {
+		seen += hist[b];
+		if ((double)seen >= q * (double)total) {
+			unsigned lg = b / 4;
+
+			if (lg < 2)
+				return b;
+			return (4ull + (b & 3)) << (lg - 2);
+		}
+	}
+	return 0;
+}
+
+static uintptr_t page_addr(const struct umove_region *r, size_t p)
+{
+	return (uintptr_t)r->base + p * r->page_size;
+}
+
+static bool claim(struct umove_region *r, size_t p, uint8_t from)
+{
+	uint8_t expect = from;
+
+	return atomic_compare_exchange_strong(&r->state[p], &expect,
+					      UM_FILLING);
+}
+
+/* The faulting page and as many following EMPTY pages as read-ahead allows. */
+static size_t claim_run(struct umove_region *r, size_t p)
+{
+	size_t n = 1, max = 1 + r->cfg.readahead;
+
+	while (n < max && p + n < r->npages && claim(r, p + n, UM_EMPTY))
+		n++;
+	return n;
+}
+
+static void set_state(struct umove_region *r, size_t p, size_t n, uint8_t s)
+{
+	for (size_t i = 0; i < n; i++)
+		atomic_store(&r->state[p + i], s);
+}
+
+static int fetch(struct um_worker *w, size_t p, size_t n)
+{
+	struct umove_region *r = w->region;
+	int err = 0;
+
+	for (unsigned attempt = 0; attempt <= r->cfg.retries; attempt++) {
+		err = um_store_read(r->store, r->first + p, n, w->staging);
+		if (!err) {
+			count(&w->c.bytes_read, n * r->page_size);
+			if (!r->store->direct)
+				count(&w->c.buffered_reads, 1);
+			return 0;
+		}
+		count(&w->c.read_errors, 1);
+	}
+	return err;
+}
+
+/*
+ * SIGBUS for every thread that touches the page from now on. Without
+ * UFFDIO_POISON (before 6.6) the page is made inaccessible instead, which
+ * raises SIGSEGV: a signal either way, never a hang or silent zeros.
+ */
+static void poison(struct um_worker *w, uintptr_t addr)
+{
+	struct umove_region *r = w->region;
+
+	if (umove_poison(r->um, (void *)addr, r->page_size, 0) != 0) {
+		mprotect((void *)addr, r->page_size, PROT_NONE);
+		umove_wake(r->um, (void *)addr, r->page_size);
+	}
+	count(&w->c.pages_poisoned, 1);
+}
+
+static void apply_event(struct um_worker *w, const struct uffd_msg *m);
+
+/*
+ * EAGAIN from an install: non-cooperative events are pending and the kernel
+ * refuses fills until they are read. Read and apply them here; a fault
+ * message read on the way is answered with a wake, so that its thread
+ * faults again and is reported afresh.
+ */
+static void drain_events(struct um_worker *w)
+{
+	struct uffd_msg msgs[UM_MSG_BATCH];
+	ssize_t n = read(umove_fd(w->region->um), msgs, sizeof(msgs));
+
+	for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
+		if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+			umove_wake(
+				w->region->um,
+				(void *)(uintptr_t)(msgs[i].arg.pagefault
+							    .address &
+						    ~(uint64_t)(w->region
+									->page_size -
+								1)),
+				w->region->page_size);
+		else
+			apply_event(w, &msgs[i]);
+	}
+	sched_yield();
+}
+
+static ssize_t install_call(struct um_worker *w, size_t p, size_t off, size_t n)
+{
+	struct umove_region *r = w->region;
+	void *dst = (void *)page_addr(r, p + off);
+	void *src = w->staging + off * r->page_size;
+	size_t len = n * r->page_size;
+
+	if (r->fill == UMOVE_FILL_COPY) {
+		count(&w->c.copies, 1);
+		return umove_copy(r->um, dst, src, len, 0);
+	}
+	count(&w->c.moves, 1);
+	return umove_move(r->um, dst, src, len, 0);
+}
+
+/*
+ * Install pages [p, p+n) from staging; every page ends RESIDENT, or GONE if
+ * its mapping went away. EEXIST for a page means it is already there (a
+ * racing install, or the application wrote to it after a discard): it stays
+ * as it is, and the rest of the run continues after it.
+ */
+static void install(struct um_worker *w, size_t p, size_t n)
+{
+	struct umove_region *r = w->region;
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t got = install_call(w, p, done, n - done);
+
+		if (got > 0) {
+			size_t pages = (size_t)got / r->page_size;
+
+			set_state(r, p + done, pages, UM_RESIDENT);
+			count(&w->c.pages_filled, pages);
+			done += pages;
+		} else if (got == -EEXIST) {
+			count(&w->c.races_lost, 1);
+			set_state(r, p + done, 1, UM_RESIDENT);
+			umove_wake(r->um, (void *)page_addr(r, p + done),
+				   r->page_size);
+			done++;
+		} else if (got == -EAGAIN) {
+			drain_events(w);
+		} else {
+			/* ENOENT/EINVAL: the mapping is gone (munmap/mremap).
+			 */
+			set_state(r, p + done, n - done, UM_GONE);
+			return;
+		}
+	}
+}
+
+static bool page_present(struct umove_region *r, size_t p)
+{
+	uint64_t entry = 0;
+
+	if (um_pagemap_read(r->um->pagemap_fd, page_addr(r, p), 1, r->page_size,
+			    &entry))
+		return true; /* unknown: a wake is harmless, a refill is not */
+	return entry & (UM_PM_PRESENT | UM_PM_SWAPPED);
+}
+
+/* Claims the faulting page; false when someone else has it in hand. */
+static bool claim_fault(struct um_worker *w, size_t p, uintptr_t page)
+{
+	struct umove_region *r = w->region;
+	uint8_t s = atomic_load(&r->state[p]);
+
+	if (s == UM_EMPTY && claim(r, p, UM_EMPTY))
+		return true;
+	if (s == UM_RESIDENT && !page_present(r, p) && claim(r, p, UM_RESIDENT))
+		return true;
+	if (s == UM_FILLING) {
+		count(&w->c.faults_joined, 1);
+		return false;
+	}
+	/* RESIDENT (stale message), POISONED (re-raise), GONE: wake. */
+	umove_wake(r->um, (void *)page, r->page_size);
+	return false;
+}
+
+static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
+{
+	struct umove_region *r = w->region;
+	uintptr_t page = (uintptr_t)address & ~(uintptr_t)(r->page_size - 1);
+	size_t p, n;
+
+	if (page < (uintptr_t)r->base || page >= (uintptr_t)r->base + r->len) {
+		/* Outside the region: its mapping was moved by mremap. */
+		poison(w, page);
+		return;
+	}
+	p = (page - (uintptr_t)r->base) / r->page_size;
+	if (!claim_fault(w, p, page))
+		return;
+	n = claim_run(r, p);
+	count(&w->c.faults_served, 1);
+	if (fetch(w, p, n) == 0) {
+		install(w, p, n);
+		count(&w->c.readahead_pages, n - 1);
+		um_hist_add(&w->c, now_ns() - t0);
+		return;
+	}
+	/* Read-ahead pages go back to EMPTY; only the faulting page fails. */
+	set_state(r, p + 1, n - 1, UM_EMPTY);
+	set_state(r, p, 1, UM_POISONED);
+	poison(w, page);
+}
+
+static void mark_range(struct umove_region *r, uint64_t start, uint64_t end,
+		       uint8_t to, uint8_t only_from)
+{
+	uintptr_t lo = (uintptr_t)r->base, hi = lo + r->len;
+
+	start = start < lo ? lo : start;
+	end = end > hi ? hi : end;
+	for (uint64_t a = start; a < end; a += r->page_size) {
+		size_t p = (a - lo) / r->page_size;
+		uint8_t expect = only_from;
+
+		if (only_from == UM_GONE) /* any state */
+			atomic_store(&r->state[p], to);
+		else
+			atomic_compare_exchange_strong(&r->state[p], &expect,
+						       to);
+	}
+}
+
+/*
+ * Events from the application's own memory calls. The kernel blocks the
+ * calling thread until the message is read, so they are applied promptly.
+ */
+static void apply_event(struct um_worker *w, const struct uffd_msg *m)
+{
+	struct umove_region *r = w->region;
+
+	switch (m->event) {
+	case UFFD_EVENT_REMOVE: /* MADV_DONTNEED/REMOVE: refetch later */
+		mark_range(r, m->arg.remove.start, m->arg.remove.end, UM_EMPTY,
+			   UM_RESIDENT);
+		break;
+	case UFFD_EVENT_UNMAP:
+		mark_range(r, m->arg.remove.start, m->arg.remove.end, UM_GONE,
+			   UM_GONE);
+		break;
+	case UFFD_EVENT_REMAP:
+		mark_range(r, m->arg.remap.from,
+			   m->arg.remap.from + m->arg.remap.len, UM_GONE,
+			   UM_GONE);
+		break;
+	default:
+		return;
+	}
+	count(&w->c.events_other, 1);
+}
+
+static void handle(struct um_worker *w, const struct uffd_msg *m, uint64_t t0)
+{
+	if (m->event == UFFD_EVENT_PAGEFAULT) {
+		count(&w->c.fault_events, 1);
+		serve_fault(w, m->arg.pagefault.address, t0);
+	} else {
+		apply_event(w, m);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct um_worker *w = arg;
+	struct umove_region *r = w->region;
+	struct pollfd fds[2] = {{umove_fd(r->um), POLLIN, 0},
+				{r->stop_fd, POLLIN, 0}};
+	struct uffd_msg msgs[UM_MSG_BATCH];
+
+	for (;;) {
+		ssize_t n;
+		uint64_t t0;
+
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents)
+			break;
+		n = read(fds[0].fd, msgs, sizeof(msgs));
+		t0 = now_ns();
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++)
+			handle(w, &msgs[i], t0);
+	}
+	return NULL;
+}
+
+static int worker_init(struct um_worker *w, struct umove_region *r)
+{
+	size_t len = (1 + (size_t)r->cfg.readahead) * r->page_size;
+
+	w->region = r;
+	w->staging = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w->staging == MAP_FAILED) {
+		w->staging = NULL;
+		return -ENOMEM;
+	}
+	/* A fork must not share staging pages: moving them would be EBUSY. */
+	madvise(w->staging, len, MADV_DONTFORK);
+	madvise(w->staging, len, MADV_NOHUGEPAGE);
+	return 0;
+}
+
+/*
+ * Handler threads block every signal: an application's handler must not
+ * run on them (it might touch the region, and wait on its own fault).
+ */
+int um_workers_start(struct umove_region *r)
+{
+	sigset_t all, old;
+	int err = 0;
+
+	r->workers = calloc(r->cfg.threads, sizeof(*r->workers));
+	if (!r->workers)
+		return -ENOMEM;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < r->cfg.threads && !err; i++) {
+		err = worker_init(&r->workers[i], r);
+		if (!err)
+			err = -pthread_create(&r->workers[i].thread, NULL,
+					      worker_main, &r->workers[i]);
+		if (!err)
+			r->nworkers++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
+void um_workers_stop(struct umove_region *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->stop_fd, &one, sizeof(one)) != sizeof(one))
+		abort(); /* an eventfd write of 1 cannot fail */
+	for (unsigned i = 0; i < r->nworkers; i++)
+		pthread_join(r->workers[i].thread, NULL);
+	for (unsigned i = 0; i < r->cfg.threads && r->workers; i++)
+		if (r->workers[i].staging)
+			munmap(r->workers[i].staging,
+			       (1 + (size_t)r->cfg.readahead) * r->page_size);
+	r->nworkers = 0;
+}

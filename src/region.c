@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Regions: mapping, write-back, statistics and teardown. The fault service
+ * that fills them is fault.c.
+ *
+ * Teardown order (umove_unmap), and why:
+ *  1. sync: while the region is mapped and served, so nothing is lost;
+ *  2. munmap: handler threads still run, and the kernel makes munmap wait
+ *     until one of them has read the UNMAP event;
+ *  3. stop the handlers;
+ *  4. close the userfaultfd: this wakes any thread still waiting on a
+ *     fault, which then retries on an unmapped address and gets SIGSEGV,
+ *     as after any munmap, instead of waiting forever.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "region.h"
+
+#define UM_MAX_THREADS 64
+#define UM_MAX_READAHEAD 1023
+#define UM_SYNC_CHUNK 64 /* pages copied out per write during sync */
+
+static const struct umove_region_config defaults = {
+	.threads = 1,
+	.readahead =
+		15, /* 16-page runs: MOVE costs ~1/6 per page of 1-page calls */
+	.retries = 2,
+	.flags = 0,
+	.fill = UMOVE_FILL_AUTO,
+};
+
+int umove_region_config_new(struct umove_region_config **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = malloc(sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	**out = defaults;
+	return 0;
+}
+
+void umove_region_config_free(struct umove_region_config *cfg)
+{
+	free(cfg);
+}
+
+int umove_region_config_set_threads(struct umove_region_config *cfg,
+				    unsigned threads)
+{
+	if (!cfg || !threads || threads > UM_MAX_THREADS)
+		return -EINVAL;
+	cfg->threads = threads;
+	return 0;
+}
+
+int umove_region_config_set_readahead(struct umove_region_config *cfg,
+				      unsigned pages)
+{
+	if (!cfg || pages > UM_MAX_READAHEAD)
+		return -EINVAL;
+	cfg->readahead = pages;
+	return 0;
+}
+
+int umove_region_config_set_fill(struct umove_region_config *cfg, int fill)
+{
+	if (!cfg || fill < UMOVE_FILL_AUTO || fill > UMOVE_FILL_COPY)
+		return -EINVAL;
+	cfg->fill = fill;
+	return 0;
+}
+
+int umove_region_config_set_flags(struct umove_region_config *cfg,
+				  unsigned flags)
+{
+	if (!cfg || (flags & ~UMOVE_EMULATE))
+		return -EINVAL;
+	cfg->flags = flags;
+	return 0;
+}
+
+int umove_region_config_set_retries(struct umove_region_config *cfg,
+				    unsigned retries)
+{
+	if (!cfg || retries > 100)
+		return -EINVAL;
+	cfg->retries = retries;
+	return 0;
+}
+
+static int resolve_fill(const struct umove_region *r)
+{
+	if (r->cfg.fill != UMOVE_FILL_AUTO)
+		return r->cfg.fill;
+	/* The emulated move is a copy plus checks: never cheaper than COPY. */
+	return umove_native_move(r->um) ? UMOVE_FILL_MOVE : UMOVE_FILL_COPY;
+}
+
+/* The region's memory: private, never inherited by a child (see fork). */
+static int map_memory(struct umove_region *r)
+{
+	r->base = mmap(NULL, r->len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->base == MAP_FAILED) {
+		r->base = NULL;
+		return -errno;
+	}
+	/*
+	 * A child would inherit the range without its userfaultfd and read
+	 * zeros where the store has data; without the mapping it faults.
+	 */
+	if (madvise(r->base, r->len, MADV_DONTFORK))
+		return -errno;
+	madvise(r->base, r->len, MADV_NOHUGEPAGE);
+	return umove_register(r->um, r->base, r->len, UMOVE_REGISTER_MISSING);
+}
+
+static int setup(struct umove_region *r)
+{
+	const uint64_t events = UMOVE_FEATURE_EVENT_REMOVE |
+				UMOVE_FEATURE_EVENT_UNMAP |
+				UMOVE_FEATURE_EVENT_REMAP;
+	int err = umove_open_features(&r->um, r->cfg.flags, events);
+
+	if (err)
+		return err;
+	r->fill = resolve_fill(r);
+	r->state = calloc(r->npages, sizeof(*r->state));
+	if (!r->state)
+		return -ENOMEM;
+	r->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (r->stop_fd < 0)
+		return -errno;
+	err = map_memory(r);
+	if (err)
+		return err;
+	return um_workers_start(r);
+}
+
+static void teardown(struct umove_region *r)
+{
+	if (r->base)
+		munmap(r->base, r->len);
+	if (r->workers) {
+		um_workers_stop(r);
+		free(r->workers);
+	}
+	if (r->stop_fd >= 0)
+		close(r->stop_fd);
+	umove_close(r->um);
+	free(r->state);
+	pthread_mutex_destroy(&r->sync_lock);
+	free(r);
+}
+
+int umove_map(struct umove_region **out, struct umove_store *st,
+	      uint64_t first_page, size_t len,
+	      const struct umove_region_config *cfg)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	struct umove_region *r;
+	int err;
+
+	if (!out || !st || !len || (len & (ps - 1)))
+		return -EINVAL;
+	if (first_page >= st->pages || len / ps > st->pages - first_page)
+		return -ERANGE;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->store = st;
+	r->first = first_page;
+	r->len = len;
+	r->page_size = ps;
+	r->npages = len / ps;
+	r->cfg = cfg ? *cfg : defaults;
+	r->stop_fd = -1;
+	pthread_mutex_init(&r->sync_lock, NULL);
+	err = setup(r);
+	if (err) {
+		teardown(r);
+		return err;
+	}
+	atomic_fetch_add(&st->mapped, 1);
+	*out = r;
+	return 0;
+}
+
+void *umove_region_addr(const struct umove_region *r)
+{
+	return r ? r->base : NULL;
+}
+
+size_t umove_region_len(const struct umove_region *r)
+{
+	return r ? r->len : 0;
+}
+
+/*
+ * Copy out through process_vm_readv rather than reading the region
+ * directly: if the application unmaps part of it meanwhile, this returns
+ * EFAULT where a plain read would crash the library.
+ */
+static int write_run(struct umove_region *r, char *bounce, size_t p, size_t n)
+{
+	struct iovec local = {bounce, n * r->page_size};
+	struct iovec remote = {r->base + p * r->page_size, n * r->page_size};
+	ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	int err;
+
+	if (got != (ssize_t)(n * r->page_size))
+		return got < 0 ? -errno : -EFAULT;
+	err = um_store_write(r->store, r->first + p, n, bounce);
+	if (err)
+		atomic_fetch_add(&r->sync_c.write_errors, 1);
+	else
+		atomic_fetch_add(&r->sync_c.bytes_written, n * r->page_size);
+	return err;
+}
+
+/*
+ * Writes every resident page back. Without dirty tracking (the resident
+ * limit brings it) every resident page counts as possibly written.
+ */
+static int sync_locked(struct umove_region *r, char *bounce)
+{
+	int first_err = 0;
+
+	for (size_t p = 0; p < r->npages;) {
+		size_t n = 0;
+		int err;
+
+		while (p + n < r->npages && n < UM_SYNC_CHUNK &&
+		       atomic_load(&r->state[p + n]) == UM_RESIDENT)
+			n++;
+		if (!n) {
+			p++;
+			continue;
+		}
+		err = write_run(r, bounce, p, n);
+		if (err && !first_err)
+			first_err = err;
+		p += n;
+	}
+	if (!first_err && r->store->ops.sync)
+		first_err = r->store->ops.sync(r->store->priv);
+	return first_err;
+}
+
+int umove_region_sync(struct umove_region *r)
+{
+	size_t blen;
+	char *bounce;
+	int err;
+
+	if (!r)
+		return -EINVAL;
+	if (!r->base)
+		return -EBADF;
+	if (!r->store->ops.write)
+		return 0; /* a read-only store: nothing can be written back */
+	blen = UM_SYNC_CHUNK * r->page_size;
+	bounce = mmap(NULL, blen, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (bounce == MAP_FAILED)
+		return -ENOMEM;
+	pthread_mutex_lock(&r->sync_lock);
+	err = sync_locked(r, bounce);
+	pthread_mutex_unlock(&r->sync_lock);
+	munmap(bounce, blen);
+	return err;
+}
+
+/*
+ * Syncs, unmaps and releases the region. If the sync fails nothing is
+ * released: the region stays mapped and served, and the error is returned,
+ * so that no written page is lost.
+ */
+int umove_unmap(struct umove_region *r)
+{
+	int err;
+
+	if (!r)
+		return -EINVAL;
+	err = umove_region_sync(r);
+	if (err)
+		return err;
+	atomic_fetch_sub(&r->store->mapped, 1);
+	teardown(r);
+	return 0;
+}
+
+static void add_counters(struct umove_stats *out, uint64_t *hist,
+			 const struct um_counters *c)
+{
+#define UM_ADD(name, doc) out->name += atomic_load(&c->name);
+	UMOVE_STATS_COUNTERS(UM_ADD)
+#undef UM_ADD
+	for (unsigned b = 0; b < UM_HIST_BUCKETS; b++)
+		hist[b] += atomic_load(&c->hist[b]);
+}
+
+int umove_region_stats(const struct umove_region *r, struct umove_stats *out)
+{
+	uint64_t hist[UM_HIST_BUCKETS] = {0};
+	uint32_t size;
+
+	if (!r || !out || out->size < sizeof(*out))
+		return -EINVAL;
+	size = out->size;
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < r->nworkers; i++)
+		add_counters(out, hist, &r->workers[i].c);
+	add_counters(out, hist, &r->sync_c);
+	out->fill_ns_p50 = um_hist_quantile(hist, 0.50);
+	out->fill_ns_p99 = um_hist_quantile(hist, 0.99);
+	out->size = size;
+	out->version = UMOVE_STATS_VERSION;
+	return 0;
+}
