@@ -260,6 +260,7 @@ static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
 	struct umove_region *r = w->region;
 	uintptr_t page = (uintptr_t)address & ~(uintptr_t)(r->page_size - 1);
 	size_t p, n;
+	int err;
 
 	if (page < (uintptr_t)r->base || page >= (uintptr_t)r->base + r->len) {
 		/* Outside the region: its mapping was moved by mremap. */
@@ -271,16 +272,21 @@ static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
 		return;
 	n = claim_run(r, p);
 	count(&w->c.faults_served, 1);
-	if (fetch(w, p, n) == 0) {
-		install(w, p, n);
-		count(&w->c.readahead_pages, n - 1);
-		um_hist_add(&w->c, now_ns() - t0);
+	err = fetch(w, p, n);
+	if (err && n > 1) {
+		/* A bad page ahead must not fail this fault: fetch it alone. */
+		set_state(r, p + 1, n - 1, UM_EMPTY);
+		n = 1;
+		err = fetch(w, p, n);
+	}
+	if (err) {
+		set_state(r, p, 1, UM_POISONED);
+		poison(w, page);
 		return;
 	}
-	/* Read-ahead pages go back to EMPTY; only the faulting page fails. */
-	set_state(r, p + 1, n - 1, UM_EMPTY);
-	set_state(r, p, 1, UM_POISONED);
-	poison(w, page);
+	install(w, p, n);
+	count(&w->c.readahead_pages, n - 1);
+	um_hist_add(&w->c, now_ns() - t0);
 }
 
 static void mark_range(struct umove_region *r, uint64_t start, uint64_t end,
