@@ -174,14 +174,15 @@ static void drain_events(struct um_worker *w)
 	sched_yield();
 }
 
-static ssize_t install_call(struct um_worker *w, size_t p, size_t off, size_t n)
+static ssize_t install_call(struct um_worker *w, size_t p, size_t off, size_t n,
+			    int fill)
 {
 	struct umove_region *r = w->region;
 	void *dst = (void *)page_addr(r, p + off);
 	void *src = w->staging + off * r->page_size;
 	size_t len = n * r->page_size;
 
-	if (r->fill == UMOVE_FILL_COPY) {
+	if (fill == UMOVE_FILL_COPY) {
 		count(&w->c.copies, 1);
 		return umove_copy(r->um, dst, src, len, 0);
 	}
@@ -189,19 +190,42 @@ static ssize_t install_call(struct um_worker *w, size_t p, size_t off, size_t n)
 	return umove_move(r->um, dst, src, len, 0);
 }
 
+/* The page cannot be installed: no thread may be left waiting on it. */
+static void give_up(struct um_worker *w, size_t p, ssize_t err)
+{
+	struct umove_region *r = w->region;
+	uintptr_t addr = page_addr(r, p);
+
+	if (err == -ENOENT) { /* unmapped (munmap, mremap) */
+		set_state(r, p, 1, UM_GONE);
+	} else {
+		set_state(r, p, 1, UM_POISONED);
+		poison(w, addr);
+	}
+	umove_wake(r->um, (void *)addr, r->page_size);
+}
+
 /*
- * Install pages [p, p+n) from staging; every page ends RESIDENT, or GONE if
- * its mapping went away. EEXIST for a page means it is already there (a
- * racing install, or the application wrote to it after a discard): it stays
- * as it is, and the rest of the run continues after it.
+ * Install pages [p, p+n) from staging. Every page ends RESIDENT, GONE or
+ * POISONED, and its waiters are woken: a page left FILLING, or a waiter
+ * left unwoken, would hang a thread for good.
+ *  - EEXIST: the page is there already (a racing install, or a write after
+ *    a discard): leave it, wake it, go on after it.
+ *  - EAGAIN: events are pending: read them, retry.
+ *  - Another error on a run: the run may cross a boundary the application
+ *    made (mprotect, mlock, madvise split the mapping): go page by page.
+ *  - On one page, a refused move (the region is mlocked and the staging
+ *    page is not, say) is retried as a copy; then give up on the page.
  */
 static void install(struct um_worker *w, size_t p, size_t n)
 {
 	struct umove_region *r = w->region;
-	size_t done = 0;
+	size_t done = 0, step = n;
+	int fill = r->fill;
 
 	while (done < n) {
-		ssize_t got = install_call(w, p, done, n - done);
+		size_t want = step < n - done ? step : n - done;
+		ssize_t got = install_call(w, p, done, want, fill);
 
 		if (got > 0) {
 			size_t pages = (size_t)got / r->page_size;
@@ -209,6 +233,7 @@ static void install(struct um_worker *w, size_t p, size_t n)
 			set_state(r, p + done, pages, UM_RESIDENT);
 			count(&w->c.pages_filled, pages);
 			done += pages;
+			fill = r->fill;
 		} else if (got == -EEXIST) {
 			count(&w->c.races_lost, 1);
 			set_state(r, p + done, 1, UM_RESIDENT);
@@ -217,11 +242,14 @@ static void install(struct um_worker *w, size_t p, size_t n)
 			done++;
 		} else if (got == -EAGAIN) {
 			drain_events(w);
+		} else if (want > 1) {
+			step = 1;
+		} else if (fill == UMOVE_FILL_MOVE) {
+			fill = UMOVE_FILL_COPY;
 		} else {
-			/* ENOENT/EINVAL: the mapping is gone (munmap/mremap).
-			 */
-			set_state(r, p + done, n - done, UM_GONE);
-			return;
+			give_up(w, p + done, got);
+			done++;
+			fill = r->fill;
 		}
 	}
 }

@@ -144,10 +144,30 @@ static int setup(struct umove_region *r)
 	return um_workers_start(r);
 }
 
+/*
+ * Unmap what is still ours: a range the application unmapped (GONE) may
+ * hold someone else's mapping by now.
+ */
+static void unmap_memory(struct umove_region *r)
+{
+	size_t p = 0;
+
+	while (p < r->npages) {
+		size_t n = 0;
+
+		while (p + n < r->npages &&
+		       (!r->state || atomic_load(&r->state[p + n]) != UM_GONE))
+			n++;
+		if (n)
+			munmap(r->base + p * r->page_size, n * r->page_size);
+		p += n + 1;
+	}
+}
+
 static void teardown(struct umove_region *r)
 {
 	if (r->base)
-		munmap(r->base, r->len);
+		unmap_memory(r);
 	if (r->workers) {
 		um_workers_stop(r);
 		free(r->workers);
@@ -315,7 +335,7 @@ int umove_region_stats(const struct umove_region *r, struct umove_stats *out)
 	if (!r || !out || out->size < sizeof(*out))
 		return -EINVAL;
 	size = out->size;
-	memset(out, 0, sizeof(*out));
+	memset(out, 0, size); /* a newer caller's extra fields read as 0 */
 	for (unsigned i = 0; i < r->nworkers; i++)
 		add_counters(out, hist, &r->workers[i].c);
 	add_counters(out, hist, &r->sync_c);
