@@ -182,12 +182,27 @@ static ssize_t install_call(struct um_worker *w, size_t p, size_t off, size_t n,
 	void *src = w->staging + off * r->page_size;
 	size_t len = n * r->page_size;
 
+	/* DONTWAKE: the state must say RESIDENT before any waiter runs on. */
 	if (fill == UMOVE_FILL_COPY) {
 		count(&w->c.copies, 1);
-		return umove_copy(r->um, dst, src, len, 0);
+		return umove_copy(r->um, dst, src, len, UMOVE_DONTWAKE);
 	}
 	count(&w->c.moves, 1);
-	return umove_move(r->um, dst, src, len, 0);
+	return umove_move(r->um, dst, src, len, UMOVE_DONTWAKE);
+}
+
+/*
+ * Wake the threads waiting on pages [p, p+n). Done after their state
+ * changed: a woken writer followed by a sync must find its page RESIDENT,
+ * and a thread woken on a page put back to EMPTY faults again and is
+ * served afresh.
+ */
+static void wake_pages(struct um_worker *w, size_t p, size_t n)
+{
+	struct umove_region *r = w->region;
+
+	if (n)
+		umove_wake(r->um, (void *)page_addr(r, p), n * r->page_size);
 }
 
 /* The page cannot be installed: no thread may be left waiting on it. */
@@ -231,14 +246,14 @@ static void install(struct um_worker *w, size_t p, size_t n)
 			size_t pages = (size_t)got / r->page_size;
 
 			set_state(r, p + done, pages, UM_RESIDENT);
+			wake_pages(w, p + done, pages);
 			count(&w->c.pages_filled, pages);
 			done += pages;
 			fill = r->fill;
 		} else if (got == -EEXIST) {
 			count(&w->c.races_lost, 1);
 			set_state(r, p + done, 1, UM_RESIDENT);
-			umove_wake(r->um, (void *)page_addr(r, p + done),
-				   r->page_size);
+			wake_pages(w, p + done, 1);
 			done++;
 		} else if (got == -EAGAIN) {
 			drain_events(w);
@@ -304,6 +319,7 @@ static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
 	if (err && n > 1) {
 		/* A bad page ahead must not fail this fault: fetch it alone. */
 		set_state(r, p + 1, n - 1, UM_EMPTY);
+		wake_pages(w, p + 1, n - 1);
 		n = 1;
 		err = fetch(w, p, n);
 	}
