@@ -166,6 +166,8 @@ static void unmap_memory(struct umove_region *r)
 
 static void teardown(struct umove_region *r)
 {
+	if (r->workers)
+		um_workers_quiesce(r);
 	if (r->base)
 		unmap_memory(r);
 	if (r->workers) {
@@ -228,16 +230,20 @@ size_t umove_region_len(const struct umove_region *r)
  * directly: if the application unmaps part of it meanwhile, this returns
  * EFAULT where a plain read would crash the library.
  */
-static int write_run(struct umove_region *r, char *bounce, size_t p, size_t n)
+static bool copy_out(struct umove_region *r, char *bounce, size_t p, size_t n)
 {
 	struct iovec local = {bounce, n * r->page_size};
 	struct iovec remote = {r->base + p * r->page_size, n * r->page_size};
-	ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	int err;
 
-	if (got != (ssize_t)(n * r->page_size))
-		return got < 0 ? -errno : -EFAULT;
-	err = um_store_write(r->store, r->first + p, n, bounce);
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) ==
+	       (ssize_t)(n * r->page_size);
+}
+
+static int write_pages(struct umove_region *r, const char *buf, size_t p,
+		       size_t n)
+{
+	int err = um_store_write(r->store, r->first + p, n, buf);
+
 	if (err)
 		atomic_fetch_add(&r->sync_c.write_errors, 1);
 	else
@@ -245,29 +251,81 @@ static int write_run(struct umove_region *r, char *bounce, size_t p, size_t n)
 	return err;
 }
 
+/* A run that cannot be copied out whole loses only its unmapped pages. */
+static int write_run(struct umove_region *r, char *bounce, size_t p, size_t n)
+{
+	int first_err = 0;
+
+	if (copy_out(r, bounce, p, n))
+		return write_pages(r, bounce, p, n);
+	for (size_t i = 0; i < n; i++) {
+		int err;
+
+		if (!copy_out(r, bounce, p + i, 1))
+			continue; /* unmapped by the application just now */
+		err = write_pages(r, bounce, p + i, 1);
+		if (err && !first_err)
+			first_err = err;
+	}
+	return first_err;
+}
+
 /*
- * Writes every resident page back. Without dirty tracking (the resident
- * limit brings it) every resident page counts as possibly written.
+ * A page is written back if it is present, whatever its state says: after
+ * MADV_FREE the kernel may keep a page (and a write to it) that the REMOVE
+ * event made EMPTY. Without dirty tracking (the resident limit brings it)
+ * every present page counts as possibly written.
  */
+static bool writable_page(struct umove_region *r, size_t p, uint64_t pm)
+{
+	uint8_t s = atomic_load(&r->state[p]);
+
+	return (pm & (UM_PM_PRESENT | UM_PM_SWAPPED)) && s != UM_GONE &&
+	       s != UM_POISONED;
+}
+
+static int sync_chunk(struct umove_region *r, char *bounce, size_t first,
+		      size_t count)
+{
+	uint64_t pm[UM_SYNC_CHUNK];
+	int first_err = 0, err;
+	size_t i = 0;
+
+	err = um_pagemap_read(r->um->pagemap_fd,
+			      (uintptr_t)r->base + first * r->page_size, count,
+			      r->page_size, pm);
+	if (err)
+		return err;
+	while (i < count) {
+		size_t n = 0;
+
+		while (i + n < count &&
+		       writable_page(r, first + i + n, pm[i + n]))
+			n++;
+		if (!n) {
+			i++;
+			continue;
+		}
+		err = write_run(r, bounce, first + i, n);
+		if (err && !first_err)
+			first_err = err;
+		i += n;
+	}
+	return first_err;
+}
+
 static int sync_locked(struct umove_region *r, char *bounce)
 {
 	int first_err = 0;
 
-	for (size_t p = 0; p < r->npages;) {
-		size_t n = 0;
-		int err;
+	um_workers_quiesce(r);
+	for (size_t p = 0; p < r->npages; p += UM_SYNC_CHUNK) {
+		size_t n = r->npages - p < UM_SYNC_CHUNK ? r->npages - p
+							 : UM_SYNC_CHUNK;
+		int err = sync_chunk(r, bounce, p, n);
 
-		while (p + n < r->npages && n < UM_SYNC_CHUNK &&
-		       atomic_load(&r->state[p + n]) == UM_RESIDENT)
-			n++;
-		if (!n) {
-			p++;
-			continue;
-		}
-		err = write_run(r, bounce, p, n);
 		if (err && !first_err)
 			first_err = err;
-		p += n;
 	}
 	if (!first_err && r->store->ops.sync)
 		first_err = r->store->ops.sync(r->store->priv);

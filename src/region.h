@@ -68,6 +68,12 @@ struct umove_region {
 	struct umove_region_config cfg;
 	int fill;    /* UMOVE_FILL_MOVE or UMOVE_FILL_COPY */
 	int stop_fd; /* eventfd: readable once unmap begins */
+	/*
+	 * Handlers between reading messages and applying them. The kernel lets
+	 * an application's munmap return once its event is read, not applied:
+	 * sync and unmap wait for this to drop to 0 before trusting states.
+	 */
+	atomic_uint in_flight;
 	unsigned nworkers;
 	struct um_worker *workers;
 	pthread_mutex_t sync_lock; /* one sync at a time; guards sync_c */
@@ -77,6 +83,7 @@ struct umove_region {
 /* fault.c */
 int um_workers_start(struct umove_region *r);
 void um_workers_stop(struct umove_region *r);
+void um_workers_quiesce(struct umove_region *r);
 void um_hist_add(struct um_counters *c, uint64_t ns);
 uint64_t um_hist_quantile(const uint64_t *hist, double q);
 

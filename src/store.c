@@ -22,6 +22,7 @@ int um_store_new(struct umove_store **out, const struct umove_store_ops *ops,
 		return -EINVAL;
 	if (ops_size > sizeof(*ops))
 		ops_size = sizeof(*ops); /* a newer caller: its extras unused */
+	ops_size -= ops_size % sizeof(ops->read); /* whole members only */
 	if (!ops->read)
 		return -EINVAL;
 	st = calloc(1, sizeof(*st));
