@@ -406,22 +406,30 @@ static void *worker_main(void *arg)
 			break;
 		if (fds[1].revents)
 			break;
-		/* Counted before the read: see in_flight in region.h. */
-		atomic_fetch_add(&r->in_flight, 1);
+		/* Odd before the read: see epoch in region.h. */
+		atomic_fetch_add(&w->epoch, 1);
 		n = read(fds[0].fd, msgs, sizeof(msgs));
 		t0 = now_ns();
 		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++)
 			handle(w, &msgs[i], t0);
-		atomic_fetch_sub(&r->in_flight, 1);
+		atomic_fetch_add(&w->epoch, 1);
 	}
 	return NULL;
 }
 
-/* Returns once every message read so far has been applied. */
+/*
+ * Returns once every message read before the call has been applied: each
+ * handler busy at the start only has to finish its batch, so faults that
+ * keep arriving cannot hold this up.
+ */
 void um_workers_quiesce(struct umove_region *r)
 {
-	while (atomic_load(&r->in_flight))
-		sched_yield();
+	for (unsigned i = 0; i < r->nworkers; i++) {
+		unsigned e = atomic_load(&r->workers[i].epoch);
+
+		while ((e & 1) && atomic_load(&r->workers[i].epoch) == e)
+			sched_yield();
+	}
 }
 
 static int worker_init(struct um_worker *w, struct umove_region *r)

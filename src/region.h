@@ -56,6 +56,13 @@ struct um_worker {
 	pthread_t thread;
 	char *staging; /* (1 + readahead) pages, MADV_DONTFORK */
 	struct um_counters c;
+	/*
+	 * Odd while the handler holds messages it has read but not applied.
+	 * The kernel lets an application's munmap return once its event is
+	 * read, not applied: sync and unmap wait for each busy handler's epoch
+	 * to move on before trusting page states (um_workers_quiesce).
+	 */
+	atomic_uint epoch;
 };
 
 struct umove_region {
@@ -68,12 +75,6 @@ struct umove_region {
 	struct umove_region_config cfg;
 	int fill;    /* UMOVE_FILL_MOVE or UMOVE_FILL_COPY */
 	int stop_fd; /* eventfd: readable once unmap begins */
-	/*
-	 * Handlers between reading messages and applying them. The kernel lets
-	 * an application's munmap return once its event is read, not applied:
-	 * sync and unmap wait for this to drop to 0 before trusting states.
-	 */
-	atomic_uint in_flight;
 	unsigned nworkers;
 	struct um_worker *workers;
 	pthread_mutex_t sync_lock; /* one sync at a time; guards sync_c */
