@@ -41,7 +41,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # test_move_wake is left out: a thread blocked in a userfault keeps
 # valgrind's global lock, so the thread that would serve the fault never runs.
 echo "== helgrind"
-for t in concurrency move_eexist eagain; do
+for t in concurrency move_eexist eagain store_mem store_file; do
 	log=$(mktemp)
 	if ! valgrind --tool=helgrind --trace-children=yes -q --error-exitcode=99 \
 		--suppressions=tests/helgrind.supp build/tests/test_$t --jobs 1 >"$log" 2>&1 ||

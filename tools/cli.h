@@ -99,6 +99,14 @@ void bench_move_json(const struct bench_move_result *r, struct json *j,
 		     const char *key);
 int cmd_bench_move(int argc, char **argv);
 
+/* bench_fault.c: pages per second of reading a file once through faults. */
+#define BENCH_FAULT_MIB 256 /* default size of the temp file */
+#define BENCH_FAULT_RUNS 5  /* default number of runs */
+#define BENCH_FAULT_MAX_MIB 16384
+#define BENCH_FAULT_MAX_RUNS 1000
+
+int cmd_bench_fault(int argc, char **argv);
+
 /* probe.c */
 int cmd_probe(int argc, char **argv);
 

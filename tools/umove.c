@@ -21,6 +21,9 @@
 static const struct cli_cmd bench_cmds[] = {
 	{"move", cmd_bench_move, NULL, "[--runs N] [--pages N] [--json]",
 	 "cost per page of MOVE, COPY and the emulated move"},
+	{"fault", cmd_bench_fault, NULL,
+	 "[--size MiB] [--runs N] [--cold] [--json]",
+	 "pages/s of reading a file: kernel mmap, raw userfaultfd, umove"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
