@@ -43,7 +43,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== helgrind"
 for t in concurrency move_eexist eagain store_mem store_file; do
 	log=$(mktemp)
-	if ! valgrind --tool=helgrind --trace-children=yes -q --error-exitcode=99 \
+	if ! UMOVE_TEST_UNDER_VALGRIND=1 valgrind --tool=helgrind --trace-children=yes -q --error-exitcode=99 \
 		--suppressions=tests/helgrind.supp build/tests/test_$t --jobs 1 >"$log" 2>&1 ||
 		grep -q 'Possible data race\|lock order' "$log"; then
 		grep -v 'unhandled\|README_MISSING\|You may be able\|Nevertheless\|valgrind.org\|spurious value\|with no size' "$log"

@@ -9,6 +9,7 @@
 
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 
 TestSuite(concurrency, .timeout = TEST_TIMEOUT, .fini = release_handles);
@@ -171,8 +172,12 @@ PATH_TEST(concurrency, racing_moves_of_one_src_page)
 	char *src = map_pages(RACE_ROUNDS);
 	char *dst = map_registered(um, RACE_ROUNDS * RACERS);
 
+	/* Valgrind runs threads one at a time, ~50x slower: fewer rounds. */
+	size_t rounds = getenv("UMOVE_TEST_UNDER_VALGRIND") ? RACE_ROUNDS / 8
+							    : RACE_ROUNDS;
+
 	fill_pages(src, RACE_ROUNDS, 0x99);
-	for (size_t k = 0; k < RACE_ROUNDS; k++) {
+	for (size_t k = 0; k < rounds; k++) {
 		struct same_src s = {
 			.um = um,
 			.src = src + k * PG,
