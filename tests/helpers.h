@@ -2,7 +2,8 @@
 /*
  * Shared fixtures of the umove conformance tests: handles per move path,
  * private anonymous mappings, page patterns, pagemap and smaps readers, and a
- * thread that touches a page so that tests can watch it block and wake.
+ * thread that touches a page so that tests can watch it block and wake,
+ * a table of heap objects held for LeakSanitizer, and sleep_ms().
  */
 #ifndef UMOVE_TESTS_HELPERS_H
 #define UMOVE_TESTS_HELPERS_H
@@ -114,6 +115,18 @@ long smaps_anon_huge_kb(const void *addr);
 bool fd_readable(int fd, int timeout_ms);
 /* Reads one message; asserts a whole one arrived. */
 void read_msg(int fd, struct uffd_msg *msg);
+
+/*
+ * Heap objects the running test holds. A failed assertion abandons the
+ * test's frame; kept reachable from here, what it held is not reported as
+ * a leak by LeakSanitizer on top of the failure. hold() keeps p reachable
+ * (up to 32 objects), drop() forgets it.
+ */
+void hold(void *p);
+void drop(void *p);
+
+/* Sleeps ms milliseconds, resuming after signals. */
+void sleep_ms(long ms);
 
 /* A thread that reads (or writes) one word and records it. */
 struct toucher {

@@ -5,19 +5,9 @@
  */
 #include "helpers.h"
 
-#include <time.h>
-
 TestSuite(move_wake, .timeout = TEST_TIMEOUT, .fini = release_handles);
 
 #define SEED 0x44
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
 
 /* Starts a reader of dst and waits until its fault is queued on the fd. */
 static void block_reader(struct toucher *t, struct umove *um, char *dst)

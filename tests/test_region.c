@@ -13,44 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 TestSuite(region, .timeout = TEST_TIMEOUT);
 
 #define SEED 0x52  /* what the store holds: store page i is (SEED, i) */
 #define SEED2 0x53 /* what the tests write: region page j is (SEED2, j) */
-
-/*
- * Heap objects the running test holds. A failed assertion abandons the
- * test's frame; kept reachable from here, what it held is not reported as
- * a leak by LeakSanitizer on top of the failure.
- */
-static void *held[32];
-
-static void hold(void *p)
-{
-	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++)
-		if (!held[i]) {
-			held[i] = p;
-			return;
-		}
-}
-
-static void drop(void *p)
-{
-	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++)
-		if (held[i] == p)
-			held[i] = NULL;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
 
 /*
  * A store in an anonymous mapping. Counts reads and writes per page and

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 TestSuite(region_fail, .timeout = TEST_TIMEOUT);
@@ -31,37 +30,6 @@ TestSuite(region_fail, .timeout = TEST_TIMEOUT);
 #define SEED2 0x47
 #define BAD 5 /* the store page whose reads fail */
 #define CHILD_MS 8000
-
-/*
- * Heap objects the running test holds. A failed assertion abandons the
- * test's frame; kept reachable from here, what it held is not reported as
- * a leak by LeakSanitizer on top of the failure.
- */
-static void *held[32];
-
-static void hold(void *p)
-{
-	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++)
-		if (!held[i]) {
-			held[i] = p;
-			return;
-		}
-}
-
-static void drop(void *p)
-{
-	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++)
-		if (held[i] == p)
-			held[i] = NULL;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
 
 /* --- a store whose reads of one page fail ------------------------------ */
 

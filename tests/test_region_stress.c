@@ -68,29 +68,6 @@ struct arr {
 	atomic_uint bad_calls;
 };
 
-/*
- * Heap objects the running test holds. A failed assertion abandons the
- * test's frame; kept reachable from here, what it held is not reported as
- * a leak by LeakSanitizer on top of the failure.
- */
-static void *held[32];
-
-static void hold(void *p)
-{
-	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++)
-		if (!held[i]) {
-			held[i] = p;
-			return;
-		}
-}
-
-static void drop(void *p)
-{
-	for (size_t i = 0; i < sizeof(held) / sizeof(held[0]); i++)
-		if (held[i] == p)
-			held[i] = NULL;
-}
-
 static int arr_read(void *priv, uint64_t index, size_t count, void *buf)
 {
 	struct arr *a = priv;
