@@ -94,7 +94,7 @@ void json_num(struct json *j, const char *key, double val)
 	member(j, key);
 	/* JSON has no NaN or infinity: a missing measurement is null. */
 	if (isfinite(val))
-		fprintf(j->out, "%.2f", val);
+		fprintf(j->out, "%.6g", val);
 	else
 		fputs("null", j->out);
 }
