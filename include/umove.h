@@ -156,6 +156,7 @@ int umove_store_read(struct umove_store *st, uint64_t index, size_t count,
 		     void *buf);
 int umove_store_write(struct umove_store *st, uint64_t index, size_t count,
 		      const void *buf);
+int umove_store_sync(struct umove_store *st);
 int umove_store_close(struct umove_store *st);
 
 /*

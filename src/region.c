@@ -327,8 +327,8 @@ static int sync_locked(struct umove_region *r, char *bounce)
 		if (err && !first_err)
 			first_err = err;
 	}
-	if (!first_err && r->store->ops.sync)
-		first_err = r->store->ops.sync(r->store->priv);
+	if (!first_err)
+		first_err = umove_store_sync(r->store);
 	return first_err;
 }
 

@@ -94,6 +94,14 @@ int umove_store_write(struct umove_store *st, uint64_t index, size_t count,
 	return um_store_write(st, index, count, buf);
 }
 
+/* Durability for pages written with umove_store_write (no region needed). */
+int umove_store_sync(struct umove_store *st)
+{
+	if (!st)
+		return -EINVAL;
+	return st->ops.sync ? st->ops.sync(st->priv) : 0;
+}
+
 int umove_store_close(struct umove_store *st)
 {
 	if (!st)

@@ -272,9 +272,26 @@ Test(store_custom, ops_size_read_only)
 	fill_page(buf, OTHER, 7);
 	expect_ret(umove_store_write(st, 7, 1, buf), -EROFS);
 	expect_page(arr.data + 7 * PG, SEED, 7, "page after refused write");
+	/* No sync callback within ops_size: nothing to make durable. */
+	expect_ret(umove_store_sync(st), 0);
 	close_store(st);
 	expect_calls(1, 0, 0, 0);
 	unmap_pages(buf, 1);
+}
+
+/* umove_store_sync reaches the sync callback once per call, with priv. */
+Test(store_custom, store_sync_calls_sync)
+{
+	struct umove_store *st = open_arr(&arr_ops, sizeof(arr_ops));
+
+	expect_ret(umove_store_sync(st), 0);
+	expect_calls(0, 0, 1, 0);
+	cr_assert_eq(arr.last_priv, &arr, "sync got another priv");
+	expect_ret(umove_store_sync(st), 0);
+	expect_calls(0, 0, 2, 0);
+	expect_ret(umove_store_sync(NULL), -EINVAL);
+	close_store(st);
+	expect_calls(0, 0, 2, 1);
 }
 
 /* Read and write covered; close beyond ops_size is not called. */
