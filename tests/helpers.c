@@ -495,3 +495,37 @@ void sleep_ms(long ms)
 	while (nanosleep(&ts, &ts) != 0)
 		;
 }
+
+static struct umove_store *stores[8];
+
+struct umove_store *track(struct umove_store *st)
+{
+	for (size_t i = 0; i < 8; i++)
+		if (!stores[i]) {
+			stores[i] = st;
+			return st;
+		}
+	cr_assert_fail("more than 8 stores open in one test");
+	return st;
+}
+
+void close_store(struct umove_store *st)
+{
+	for (size_t i = 0; i < 8; i++)
+		if (stores[i] == st)
+			stores[i] = NULL;
+	expect_ret(umove_store_close(st), 0);
+}
+
+void close_stores(void)
+{
+	for (size_t i = 0; i < 8; i++)
+		if (stores[i])
+			umove_store_close(stores[i]);
+}
+
+void need_4k(void)
+{
+	if (sysconf(_SC_PAGESIZE) != (long)PG)
+		cr_skip_test("page size is not 4 KiB");
+}

@@ -141,4 +141,14 @@ bool toucher_join(struct toucher *t, int timeout_ms);
 /* Joins; if the thread stays blocked, closes um to free it and fails. */
 void toucher_finish(struct toucher *t, struct umove *um, const char *what);
 
+/*
+ * Stores still open: a suite's .fini calls close_stores() to close what a
+ * failed assertion left open, so that LeakSanitizer reports only real leaks.
+ */
+struct umove_store *track(struct umove_store *st);
+void close_store(struct umove_store *st);
+void close_stores(void);
+/* Skips a test that assumes 4 KiB pages. */
+void need_4k(void);
+
 #endif /* UMOVE_TESTS_HELPERS_H */

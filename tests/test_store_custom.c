@@ -101,42 +101,9 @@ static const struct umove_store_ops arr_ops = {
 
 static struct arr arr;
 
-/*
- * Stores still open: .fini closes what a failed assertion left open, so that
- * LeakSanitizer reports only real leaks.
- */
-static struct umove_store *stores[8];
-
-static struct umove_store *track(struct umove_store *st)
+static void setup_arr(void)
 {
-	for (size_t i = 0; i < 8; i++)
-		if (!stores[i]) {
-			stores[i] = st;
-			return st;
-		}
-	cr_assert_fail("more than 8 stores open in one test");
-	return st;
-}
-
-static void close_store(struct umove_store *st)
-{
-	for (size_t i = 0; i < 8; i++)
-		if (stores[i] == st)
-			stores[i] = NULL;
-	expect_ret(umove_store_close(st), 0);
-}
-
-static void close_stores(void)
-{
-	for (size_t i = 0; i < 8; i++)
-		if (stores[i])
-			umove_store_close(stores[i]);
-}
-
-static void need_4k(void)
-{
-	if (sysconf(_SC_PAGESIZE) != (long)PG)
-		cr_skip_test("page size is not 4 KiB");
+	need_4k();
 	arr = (struct arr){.lock = PTHREAD_MUTEX_INITIALIZER,
 			   .data = calloc(PAGES, PG),
 			   .pages = PAGES};
@@ -151,7 +118,7 @@ static void free_arr(void)
 	arr.data = NULL;
 }
 
-TestSuite(store_custom, .timeout = TEST_TIMEOUT, .init = need_4k,
+TestSuite(store_custom, .timeout = TEST_TIMEOUT, .init = setup_arr,
 	  .fini = free_arr);
 
 static struct umove_store *open_arr(const struct umove_store_ops *ops,

@@ -26,44 +26,6 @@
 
 static char path[64];
 
-/*
- * Stores still open: .fini closes what a failed assertion left open, so that
- * LeakSanitizer reports only real leaks.
- */
-static struct umove_store *stores[8];
-
-static struct umove_store *track(struct umove_store *st)
-{
-	for (size_t i = 0; i < 8; i++)
-		if (!stores[i]) {
-			stores[i] = st;
-			return st;
-		}
-	cr_assert_fail("more than 8 stores open in one test");
-	return st;
-}
-
-static void close_store(struct umove_store *st)
-{
-	for (size_t i = 0; i < 8; i++)
-		if (stores[i] == st)
-			stores[i] = NULL;
-	expect_ret(umove_store_close(st), 0);
-}
-
-static void close_stores(void)
-{
-	for (size_t i = 0; i < 8; i++)
-		if (stores[i])
-			umove_store_close(stores[i]);
-}
-
-static void need_4k(void)
-{
-	if (sysconf(_SC_PAGESIZE) != (long)PG)
-		cr_skip_test("page size is not 4 KiB");
-}
-
 /* Removes the test file even when an assertion ended the test early. */
 static void remove_file(void)
 {
