@@ -1092,13 +1092,7 @@ static int parse_bench_fault(int argc, char **argv, struct bench_fault_opts *o,
 					      argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
-			argv[optind]);
-		fputs(bench_fault_usage, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	return 0;
+	return cli_no_arguments(cmd, bench_fault_usage, argc, argv);
 }
 
 int cmd_bench_fault(int argc, char **argv)

@@ -459,13 +459,7 @@ static int parse_bench_move(int argc, char **argv, struct bench_move_opts *o,
 					      argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
-			argv[optind]);
-		fputs(bench_move_usage, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	return 0;
+	return cli_no_arguments(cmd, bench_move_usage, argc, argv);
 }
 
 int cmd_bench_move(int argc, char **argv)

@@ -34,6 +34,8 @@ struct cli_cmd {
 /* umove.c: dispatch and the helpers every command's option parser uses. */
 int cli_dispatch(const char *path, const struct cli_cmd *cmds, int argc,
 		 char **argv);
+int cli_no_arguments(const char *cmd, const char *usage_text, int argc,
+		     char **argv);
 int cli_bad_option(const char *cmd, const char *usage, int c, int argc,
 		   char **argv);
 int cli_parse_count(const char *cmd, const char *opt, const char *arg,

@@ -464,13 +464,7 @@ static int parse_probe(int argc, char **argv, struct probe_opts *o, bool *done)
 			return cli_bad_option(cmd, probe_usage, c, argc, argv);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", cmd,
-			argv[optind]);
-		fputs(probe_usage, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	return 0;
+	return cli_no_arguments(cmd, probe_usage, argc, argv);
 }
 
 int cmd_probe(int argc, char **argv)

@@ -109,6 +109,17 @@ int cli_dispatch(const char *path, const struct cli_cmd *cmds, int argc,
  * '?' (unknown). It runs with opterr = 0 and a leading ':' in the option
  * string so that the message names the command, not argv[0].
  */
+/* Options parsed: anything left over is a usage error. */
+int cli_no_arguments(const char *cmd, const char *usage_text, int argc,
+		     char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	fprintf(stderr, "%s: unexpected argument '%s'\n", cmd, argv[optind]);
+	fputs(usage_text, stderr);
+	return CLI_EXIT_USAGE;
+}
+
 int cli_bad_option(const char *cmd, const char *usage_text, int c, int argc,
 		   char **argv)
 {
