@@ -34,7 +34,7 @@ summary() {
 
 run_variant gcc
 run_variant clang CC=clang BUILD=build/clang
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_sigbus=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_variant asan+ubsan SAN=1
 
 # Threaded tests under helgrind (Criterion's runner crashes under TSan).

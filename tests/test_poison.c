@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* umove_poison: argument checks, SIGBUS on touch, EOPNOTSUPP before 6.6. */
+#include <signal.h>
+#include <stdint.h>
+
+#include "helpers.h"
+
+TestSuite(poison, .timeout = TEST_TIMEOUT, .fini = release_handles);
+
+Test(poison, bad_args_are_einval)
+{
+	struct umove *um = open_default();
+	char *p = map_registered(um, 2);
+
+	expect_ret(umove_poison(NULL, p, PG, 0), -EINVAL);
+	expect_ret(umove_poison(um, NULL, PG, 0), -EINVAL);
+	expect_ret(umove_poison(um, p + 1, PG, 0), -EINVAL);
+	expect_ret(umove_poison(um, p, PG + 1, 0), -EINVAL);
+	expect_ret(umove_poison(um, p, 0, 0), -EINVAL);
+	expect_ret(umove_poison(um, p, PG, UMOVE_ALLOW_SRC_HOLES), -EINVAL);
+	expect_ret(
+		umove_poison(um, (void *)(UINTPTR_MAX & ~(PG - 1)), 2 * PG, 0),
+		-EINVAL);
+}
+
+/* Without UFFDIO_POISON the call says so instead of pretending. */
+Test(poison, missing_feature_is_eopnotsupp)
+{
+	struct umove *um = open_default();
+	char *p = map_registered(um, 1);
+
+	if (umove_caps(um) & UMOVE_CAP_POISON)
+		cr_skip_test("kernel has UFFDIO_POISON: nothing to refuse");
+	expect_ret(umove_poison(um, p, PG, 0), -EOPNOTSUPP);
+}
+
+/* A poisoned page raises SIGBUS: the test passes only by dying of it. */
+Test(poison, touch_raises_sigbus, .signal = SIGBUS)
+{
+	struct umove *um = open_default();
+	char *p = map_registered(um, 2);
+	volatile char c;
+
+	if (!(umove_caps(um) & UMOVE_CAP_POISON))
+		cr_skip_test("kernel lacks UFFDIO_POISON (Linux < 6.6)");
+	expect_ret(umove_poison(um, p, PG, 0), 0);
+	cr_assert(page_is_hole(p + PG), "the next page was touched");
+	/* A second poison of the same page finds it occupied. */
+	expect_ret(umove_poison(um, p, PG, 0), -EEXIST);
+	c = p[0];
+	(void)c;
+	cr_assert_fail("touching a poisoned page did not raise SIGBUS");
+}
