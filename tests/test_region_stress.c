@@ -5,13 +5,14 @@
  * {MOVE, COPY} x path {native, emulated}.
  *
  * Sizes (each test is one process; 16 of them, at most two at a time under
- * run-suite.sh's --jobs 2): native combos map 256 MiB, emulated ones 64 MiB
- * (an emulated move reads /proc/self/maps on every call; 64 MiB keeps them
- * fast under ASan too). 8 reader threads each touch every page, half of
- * them in sequence (each from a different starting point), half in a
- * random order of their own; each page is compared in full by one thread
- * and one word of it by the seven others, so every byte is checked once
- * and every page is faulted on by up to eight threads at once.
+ * run-suite.sh's --jobs 2): the file-store combos map 1 GiB, native and
+ * emulated (UMOVE_TEST_STRESS_MIB overrides); the custom-store ones 256 MiB
+ * native and 64 MiB emulated (an emulated move reads /proc/self/maps on
+ * every call). 8 reader threads each
+ * touch every page, half of them in sequence (each from a different starting
+ * point), half in a random order of their own; each page is compared in full by
+ * one thread and one word of it by the seven others, so every byte is checked
+ * once and every page is faulted on by up to eight threads at once.
  */
 #include "helpers.h"
 
@@ -23,12 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
-TestSuite(region_stress, .timeout = TEST_TIMEOUT);
-
 #define SEED 0x5e
 #define READERS 8
+#define FILE_BYTES ((size_t)1 << 30)
 #define NATIVE_BYTES ((size_t)256 << 20)
 #define EMULATED_BYTES ((size_t)64 << 20)
+#define STRESS_TIMEOUT 240 /* 1 GiB under ASan on 2 busy vCPUs */
+
+TestSuite(region_stress, .timeout = STRESS_TIMEOUT);
 #define CHUNK_PAGES 256 /* pages written to the temporary file per call */
 
 enum store_kind { FILE_STORE, CUSTOM_STORE };
@@ -97,6 +100,18 @@ static const struct umove_store_ops arr_ops = {.read = arr_read,
 					       .write = arr_write};
 
 /* --- the file store: a temporary file, unlinked once the store has it -- */
+
+/*
+ * UMOVE_TEST_STRESS_MIB shrinks the file-store combos where 1 GiB cannot
+ * fit: the QEMU guest has 2 GiB of RAM and its /tmp is a tmpfs.
+ */
+static size_t file_bytes(void)
+{
+	const char *env = getenv("UMOVE_TEST_STRESS_MIB");
+	unsigned long mib = env ? strtoul(env, NULL, 10) : 0;
+
+	return mib ? (size_t)mib << 20 : FILE_BYTES;
+}
 
 static struct umove_store *file_store(size_t pages)
 {
@@ -234,7 +249,9 @@ static struct umove_stats settled_stats(const struct umove_region *r,
 
 ParameterizedTest(struct stress *c, region_stress, readers)
 {
-	size_t len = c->path == NATIVE ? NATIVE_BYTES : EMULATED_BYTES;
+	size_t len = c->store == FILE_STORE ? file_bytes()
+		     : c->path == NATIVE    ? NATIVE_BYTES
+					    : EMULATED_BYTES;
 	size_t pages = len / PG;
 	struct umove_region_config *cfg = NULL;
 	struct umove_region *r = NULL;
