@@ -193,6 +193,7 @@ void *umove_region_addr(const struct umove_region *r);
 size_t umove_region_len(const struct umove_region *r);
 int umove_region_sync(struct umove_region *r);
 int umove_unmap(struct umove_region *r);
+int umove_unmap_discard(struct umove_region *r);
 
 /*
  * Statistics of a region. Counters are listed once here; the struct, the

@@ -182,6 +182,55 @@ static void teardown(struct umove_region *r)
 	free(r);
 }
 
+/*
+ * The live list: every region umove_map returned and umove_unmap has not
+ * yet begun to release. It is the library's one piece of process-wide
+ * state (umove(7)), kept so that a second umove_unmap of a region, or any
+ * call on a region already unmapped, returns -EBADF instead of touching
+ * freed memory. Like a file descriptor, a handle's address may be reused
+ * by a later umove_map, after which a stale handle names the new region.
+ * The lock is held only to link, unlink or look up: never across a sync or
+ * a teardown.
+ */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct umove_region *live_head;
+
+static void live_add(struct umove_region *r)
+{
+	pthread_mutex_lock(&live_lock);
+	r->live_next = live_head;
+	live_head = r;
+	pthread_mutex_unlock(&live_lock);
+}
+
+/* Unlinks r: true if it was live, and this caller now owns its release. */
+static bool live_take(struct umove_region *r)
+{
+	struct umove_region **p;
+	bool found = false;
+
+	pthread_mutex_lock(&live_lock);
+	for (p = &live_head; *p; p = &(*p)->live_next)
+		if (*p == r) {
+			*p = r->live_next;
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&live_lock);
+	return found;
+}
+
+static bool live_has(const struct umove_region *r)
+{
+	const struct umove_region *q;
+
+	pthread_mutex_lock(&live_lock);
+	for (q = live_head; q && q != r; q = q->live_next)
+		;
+	pthread_mutex_unlock(&live_lock);
+	return q != NULL;
+}
+
 int umove_map(struct umove_region **out, struct umove_store *st,
 	      uint64_t first_page, size_t len,
 	      const struct umove_region_config *cfg)
@@ -211,18 +260,19 @@ int umove_map(struct umove_region **out, struct umove_store *st,
 		return err;
 	}
 	atomic_fetch_add(&st->mapped, 1);
+	live_add(r);
 	*out = r;
 	return 0;
 }
 
 void *umove_region_addr(const struct umove_region *r)
 {
-	return r ? r->base : NULL;
+	return r && live_has(r) ? r->base : NULL;
 }
 
 size_t umove_region_len(const struct umove_region *r)
 {
-	return r ? r->len : 0;
+	return r && live_has(r) ? r->len : 0;
 }
 
 /*
@@ -332,16 +382,12 @@ static int sync_locked(struct umove_region *r, char *bounce)
 	return first_err;
 }
 
-int umove_region_sync(struct umove_region *r)
+static int sync_region(struct umove_region *r)
 {
 	size_t blen;
 	char *bounce;
 	int err;
 
-	if (!r)
-		return -EINVAL;
-	if (!r->base)
-		return -EBADF;
 	if (!r->store->ops.write)
 		return 0; /* a read-only store: nothing can be written back */
 	blen = UM_SYNC_CHUNK * r->page_size;
@@ -356,6 +402,15 @@ int umove_region_sync(struct umove_region *r)
 	return err;
 }
 
+int umove_region_sync(struct umove_region *r)
+{
+	if (!r)
+		return -EINVAL;
+	if (!live_has(r))
+		return -EBADF;
+	return sync_region(r);
+}
+
 /*
  * Syncs, unmaps and releases the region. If the sync fails nothing is
  * released: the region stays mapped and served, and the error is returned,
@@ -367,9 +422,26 @@ int umove_unmap(struct umove_region *r)
 
 	if (!r)
 		return -EINVAL;
-	err = umove_region_sync(r);
-	if (err)
+	/* Taken off the list first: a concurrent second unmap gets EBADF. */
+	if (!live_take(r))
+		return -EBADF;
+	err = sync_region(r);
+	if (err) {
+		live_add(r);
 		return err;
+	}
+	atomic_fetch_sub(&r->store->mapped, 1);
+	teardown(r);
+	return 0;
+}
+
+/* Releases without a sync: what was written since the last one is dropped. */
+int umove_unmap_discard(struct umove_region *r)
+{
+	if (!r)
+		return -EINVAL;
+	if (!live_take(r))
+		return -EBADF;
 	atomic_fetch_sub(&r->store->mapped, 1);
 	teardown(r);
 	return 0;
@@ -392,6 +464,8 @@ int umove_region_stats(const struct umove_region *r, struct umove_stats *out)
 
 	if (!r || !out || out->size < sizeof(*out))
 		return -EINVAL;
+	if (!live_has(r))
+		return -EBADF;
 	size = out->size;
 	memset(out, 0, size); /* a newer caller's extra fields read as 0 */
 	for (unsigned i = 0; i < r->nworkers; i++)

@@ -77,8 +77,9 @@ struct umove_region {
 	int stop_fd; /* eventfd: readable once unmap begins */
 	unsigned nworkers;
 	struct um_worker *workers;
-	pthread_mutex_t sync_lock; /* one sync at a time; guards sync_c */
-	struct um_counters sync_c; /* counters of sync and unmap */
+	pthread_mutex_t sync_lock;	/* one sync at a time; guards sync_c */
+	struct um_counters sync_c;	/* counters of sync and unmap */
+	struct umove_region *live_next; /* the live list; see region.c */
 };
 
 /* fault.c */

@@ -436,6 +436,131 @@ Test(region, map_bad_args)
 	arr_fini(&a);
 }
 
+/*
+ * A region unmapped once is not live any more: every region call says
+ * EBADF (addr and len say NULL and 0) instead of touching freed memory.
+ */
+Test(region, calls_after_unmap)
+{
+	struct umove_region *r, *never = (struct umove_region *)&never;
+	struct umove_store *st;
+	struct umove_stats s = {.size = sizeof(s)};
+	struct arr a;
+
+	require_uffd();
+	arr_init(&a, 4);
+	st = arr_store(&a, &arr_ops);
+	r = map_region(st, 0, 4, NULL);
+	expect_page(umove_region_addr(r), SEED, 0, "page 0");
+	fill_page(umove_region_addr(r), SEED2, 0);
+	cr_assert_eq(umove_region_len(r), 4 * PG);
+
+	expect_ret(umove_unmap(r), 0);
+	drop(r);
+	expect_page(a.data, SEED2, 0, "store after unmap");
+	expect_ret(umove_unmap(r), -EBADF);
+	expect_ret(umove_unmap_discard(r), -EBADF);
+	expect_ret(umove_region_sync(r), -EBADF);
+	expect_ret(umove_region_stats(r, &s), -EBADF);
+	cr_assert_null(umove_region_addr(r));
+	cr_assert_eq(umove_region_len(r), 0);
+	cr_assert_eq(atomic_load(&a.writes[0]), 1, "page 0 written %u times",
+		     atomic_load(&a.writes[0]));
+
+	/* Something that was never a region, as well. */
+	expect_ret(umove_unmap(never), -EBADF);
+	expect_ret(umove_region_sync(never), -EBADF);
+	cr_assert_null(umove_region_addr(never));
+
+	expect_ret(umove_unmap_discard(NULL), -EINVAL);
+	expect_ret(umove_store_close(st), 0);
+	drop(st);
+	arr_fini(&a);
+}
+
+/* umove_unmap_discard writes nothing back, and releases everything. */
+Test(region, discard_writes_nothing)
+{
+	struct umove_region *r;
+	struct umove_store *st;
+	struct arr a;
+	char *base;
+
+	require_uffd();
+	arr_init(&a, 8);
+	st = arr_store(&a, &arr_ops);
+	r = map_region(st, 0, 8, NULL);
+	base = umove_region_addr(r);
+	for (size_t p = 0; p < 8; p++)
+		fill_page(base + p * PG, SEED2, p);
+
+	expect_ret(umove_unmap_discard(r), 0);
+	drop(r);
+	for (size_t p = 0; p < 8; p++) {
+		cr_assert_eq(atomic_load(&a.writes[p]), 0);
+		expect_page(a.data + p * PG, SEED, p, "store after discard");
+	}
+	cr_assert_eq(atomic_load(&a.syncs), 0);
+	expect_ret(umove_store_close(st), 0);
+	drop(st);
+	cr_assert_eq(atomic_load(&a.closes), 1);
+	arr_fini(&a);
+}
+
+struct unmapper {
+	struct umove_region *r;
+	pthread_barrier_t *go;
+	bool discard;
+	int ret;
+};
+
+static void *unmapper_main(void *arg)
+{
+	struct unmapper *u = arg;
+
+	pthread_barrier_wait(u->go);
+	u->ret = u->discard ? umove_unmap_discard(u->r) : umove_unmap(u->r);
+	return NULL;
+}
+
+/* Two threads unmap one region at once: one releases it, one gets EBADF. */
+Test(region, concurrent_unmaps)
+{
+	struct umove_store *st;
+	struct arr a;
+
+	require_uffd();
+	arr_init(&a, 4);
+	st = arr_store(&a, &arr_ops);
+	for (int round = 0; round < 20; round++) {
+		struct umove_region *r = map_region(st, 0, 4, NULL);
+		struct unmapper u[2];
+		pthread_barrier_t go;
+		pthread_t t[2];
+
+		expect_page(umove_region_addr(r), SEED, 0, "page 0");
+		pthread_barrier_init(&go, NULL, 2);
+		for (int i = 0; i < 2; i++) {
+			u[i] = (struct unmapper){r, &go, (round + i) % 3 == 0,
+						 1};
+			cr_assert_eq(pthread_create(&t[i], NULL, unmapper_main,
+						    &u[i]),
+				     0);
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&go);
+		drop(r);
+		cr_assert((u[0].ret == 0 && u[1].ret == -EBADF) ||
+				  (u[0].ret == -EBADF && u[1].ret == 0),
+			  "round %d: the unmaps returned %d and %d", round,
+			  u[0].ret, u[1].ret);
+	}
+	expect_ret(umove_store_close(st), 0);
+	drop(st);
+	arr_fini(&a);
+}
+
 Test(region, stats_bad_args)
 {
 	struct umove_region *r;

@@ -844,3 +844,50 @@ PATH_TEST(region_fail, write_error_keeps_region)
 	expect_page(b->data + 40 * PG, SEED, 40, "store after unmap");
 	bad_free(b);
 }
+
+/*
+ * A store that can no longer be written: umove_unmap keeps refusing, and
+ * umove_unmap_discard releases the region without writing anything.
+ */
+PATH_TEST(region_fail, discard_releases_unwritable_region)
+{
+	const size_t n = 16;
+	struct umove_region_config *cfg = NULL;
+	struct umove_region *r = NULL;
+	struct umove_store *st = NULL;
+	struct bad *b;
+	char *base;
+
+	require_path(*path);
+	b = bad_new(n, 0);
+	cr_assert_not_null(b);
+	expect_ret(umove_store_open(&st, &bad_ops, sizeof(bad_ops), b, n), 0);
+	hold(st);
+	expect_ret(umove_region_config_new(&cfg), 0);
+	hold(cfg);
+	expect_ret(umove_region_config_set_flags(
+			   cfg, *path == EMULATED ? UMOVE_EMULATE : 0),
+		   0);
+	expect_ret(umove_map(&r, st, 0, n * PG, cfg), 0);
+	hold(r);
+	drop(cfg);
+	umove_region_config_free(cfg);
+	base = umove_region_addr(r);
+	fill_page(base + 3 * PG, SEED2, 3);
+
+	atomic_store(&b->write_err, -EIO);
+	expect_ret(umove_unmap(r), -EIO);
+	expect_ret(umove_unmap(r), -EIO);
+	expect_ret(umove_store_close(st), -EBUSY);
+	expect_page(base + 3 * PG, SEED2, 3, "written page after failed unmap");
+
+	expect_ret(umove_unmap_discard(r), 0);
+	drop(r);
+	expect_ret(umove_unmap_discard(r), -EBADF);
+	expect_ret(umove_unmap(r), -EBADF);
+	cr_assert_eq(atomic_load(&b->syncs), 0);
+	expect_ret(umove_store_close(st), 0);
+	drop(st);
+	expect_page(b->data + 3 * PG, SEED, 3, "store after discard");
+	bad_free(b);
+}
