@@ -52,6 +52,7 @@
 #define FAULT_SEED 0x756d6f7665ull    /* "umove": the pattern and the order */
 #define FAULT_CHUNK ((size_t)1 << 20) /* bytes written or read per call */
 #define FAULT_STALL_S 30 /* no progress for this long: a fault is lost */
+#define BENCH_FAULT_MAX_READERS 64
 
 enum fault_kind { KIND_MMAP, KIND_RAW, KIND_UMOVE };
 
@@ -60,6 +61,8 @@ enum fault_variant {
 	V_RAW,
 	V_MOVE,
 	V_COPY,
+	V_MOVE_RA,
+	V_COPY_RA,
 	V_AUTO1,
 	V_AUTO2,
 	V_AUTO4,
@@ -83,6 +86,10 @@ static const struct fault_def defs[FAULT_VARIANTS] = {
 	 UMOVE_FILL_MOVE, 0, 1},
 	{"umove_copy_ra0_t1", "umove COPY, ra 0, 1 thr", KIND_UMOVE,
 	 UMOVE_FILL_COPY, 0, 1},
+	{"umove_move_ra15_t1", "umove MOVE, ra 15, 1 thr", KIND_UMOVE,
+	 UMOVE_FILL_MOVE, 15, 1},
+	{"umove_copy_ra15_t1", "umove COPY, ra 15, 1 thr", KIND_UMOVE,
+	 UMOVE_FILL_COPY, 15, 1},
 	{"umove_auto_ra15_t1", "umove AUTO, ra 15, 1 thr", KIND_UMOVE,
 	 UMOVE_FILL_AUTO, 15, 1},
 	{"umove_auto_ra15_t2", "umove AUTO, ra 15, 2 thr", KIND_UMOVE,
@@ -105,7 +112,7 @@ struct fault_cell {
 };
 
 struct fault_result {
-	unsigned runs;
+	unsigned runs, readers;
 	size_t size_mib, pages, page_size;
 	bool cold;
 	int native_move; /* 1, 0, or -1 when no umove handle could be opened */
@@ -120,6 +127,7 @@ struct fault_ctx {
 	uint32_t *order[FAULT_ORDERS]; /* page indices in reading order */
 	uint64_t expect;	       /* what touch() must return */
 	bool cold;
+	unsigned readers; /* threads reading the mapping, 1 or more */
 	bool skip[FAULT_VARIANTS];
 	struct umove_store *st;
 	struct umove_region_config *cfg[FAULT_VARIANTS];
@@ -195,18 +203,80 @@ static uint64_t thread_faults(void)
 	return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
 }
 
-/* The timed part of every variant. */
-static uint64_t timed_touch(const unsigned char *base, const uint32_t *order,
-			    size_t n, size_t ps, struct fault_timing *t)
-{
-	struct timespec t0, t1;
-	uint64_t f0 = thread_faults(), sum;
+/*
+ * One reader's share of the order: reader k of N reads the k-th N-th of it
+ * (a contiguous stretch of the sequence, or of the permutation).
+ */
+struct touch_job {
+	const unsigned char *base;
+	const uint32_t *order;
+	size_t n, ps;
+	pthread_barrier_t *start;
+	uint64_t sum, faults;
+};
 
+static void touch_job_run(struct touch_job *j)
+{
+	uint64_t f0 = thread_faults();
+
+	pthread_barrier_wait(j->start);
+	j->sum = touch(j->base, j->order, j->n, j->ps);
+	j->faults = thread_faults() - f0;
+}
+
+static void *touch_job_main(void *arg)
+{
+	touch_job_run(arg);
+	return NULL;
+}
+
+/*
+ * The timed part of every variant: from the moment all readers are ready
+ * to the moment the last one is done. The readers after the first are
+ * started before the clock, and their start-up is not timed.
+ */
+static uint64_t timed_touch(const struct fault_ctx *c,
+			    const unsigned char *base, const uint32_t *order,
+			    struct fault_timing *t)
+{
+	struct touch_job job[BENCH_FAULT_MAX_READERS];
+	pthread_t tid[BENCH_FAULT_MAX_READERS];
+	unsigned n = c->readers, started = 1;
+	pthread_barrier_t start;
+	struct timespec t0, t1;
+	uint64_t sum = 0;
+
+	pthread_barrier_init(&start, NULL, n);
+	for (unsigned k = 0; k < n; k++) {
+		size_t from = c->npages * k / n, to = c->npages * (k + 1) / n;
+
+		job[k] = (struct touch_job){.base = base,
+					    .order = order + from,
+					    .n = to - from,
+					    .ps = c->ps,
+					    .start = &start};
+	}
+	for (; started < n; started++)
+		if (pthread_create(&tid[started], NULL, touch_job_main,
+				   &job[started]))
+			break;
+	if (started < n) { /* the barrier would never open */
+		fprintf(stderr, "umove bench fault: cannot start reader "
+				"threads\n");
+		exit(CLI_EXIT_FAIL);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	sum = touch(base, order, n, ps);
+	touch_job_run(&job[0]);
+	for (unsigned k = 1; k < n; k++)
+		pthread_join(tid[k], NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_barrier_destroy(&start);
 	atomic_fetch_add(&watch.step, 1); /* unmapping may hang too */
-	t->faults = thread_faults() - f0;
+	t->faults = 0;
+	for (unsigned k = 0; k < n; k++) {
+		sum += job[k].sum;
+		t->faults += job[k].faults;
+	}
 	t->s = (double)(t1.tv_sec - t0.tv_sec) +
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	return sum;
@@ -371,7 +441,7 @@ static int run_mmap(struct fault_ctx *c, const uint32_t *order,
 			strerror(errno));
 		return -1;
 	}
-	*sum = timed_touch(p, order, c->npages, c->ps, t);
+	*sum = timed_touch(c, p, order, t);
 	munmap(p, c->len);
 	return 0;
 }
@@ -531,7 +601,7 @@ static int run_raw(struct fault_ctx *c, const uint32_t *order,
 		free(l.buf);
 		return -1;
 	}
-	*sum = timed_touch(l.base, order, c->npages, c->ps, t);
+	*sum = timed_touch(c, l.base, order, t);
 	(void)*(volatile unsigned char *)(l.base + l.len); /* stop */
 	pthread_join(handler, NULL);
 	munmap(l.base, l.len + l.ps);
@@ -558,7 +628,7 @@ static int run_umove(struct fault_ctx *c, int v, const uint32_t *order,
 			defs[v].title, umove_strerror(err));
 		return -1;
 	}
-	*sum = timed_touch(umove_region_addr(r), order, c->npages, c->ps, t);
+	*sum = timed_touch(c, umove_region_addr(r), order, t);
 	memset(stats, 0, sizeof(*stats));
 	stats->size = sizeof(*stats);
 	err = umove_region_stats(r, stats);
@@ -832,11 +902,11 @@ static void ctx_free(struct fault_ctx *c)
 }
 
 static int bench_fault_run(unsigned runs, size_t size_mib, bool cold,
-			   struct fault_result *r)
+			   unsigned readers, struct fault_result *r)
 {
 	struct sigaction sa = {.sa_handler = on_fault_signal}, old_bus,
 			 old_segv;
-	struct fault_ctx c = {.fd = -1, .cold = cold};
+	struct fault_ctx c = {.fd = -1, .cold = cold, .readers = readers};
 	struct watchdog w;
 	int ret = -1;
 
@@ -844,6 +914,7 @@ static int bench_fault_run(unsigned runs, size_t size_mib, bool cold,
 	r->runs = runs;
 	r->size_mib = size_mib;
 	r->cold = cold;
+	r->readers = readers;
 	r->native_move = -1;
 	r->page_size = c.ps = (size_t)sysconf(_SC_PAGESIZE);
 	c.len = size_mib << 20;
@@ -943,15 +1014,18 @@ static void bench_fault_print(const struct fault_result *r, FILE *out)
 	fprintf(out,
 		"thousands of pages per second, median [min-max] of %u runs; "
 		"each run reads %zu pages of %zu bytes (%zu MiB) once, one "
-		"byte per page, from one thread\n",
-		r->runs, r->pages, r->page_size, r->size_mib);
+		"byte per page, from %u thread%s\n",
+		r->runs, r->pages, r->page_size, r->size_mib, r->readers,
+		r->readers == 1 ? ""
+				: "s (each a contiguous share of the "
+				  "order)");
 	fprintf(out,
 		"(page cache %s; umove store: umove_store_file, read-only, "
 		"buffered)\n",
 		r->cold ? "cold: dropped before every run"
 			: "warm: the file was read once before the runs");
 	fputs("(fill: how the last run installed pages; vs mmap: median / "
-	      "kernel mmap's; faults: page faults of the reader, last run; "
+	      "kernel mmap's; faults: page faults of the readers, last run; "
 	      "fault p50/p99: fill latency in ns from umove_region_stats, "
 	      "last run)\n",
 	      out);
@@ -1013,6 +1087,7 @@ static void bench_fault_json(const struct fault_result *r, struct json *j)
 	json_int(j, "pages", (long long)r->pages);
 	json_int(j, "page_size", (long long)r->page_size);
 	json_int(j, "runs", r->runs);
+	json_int(j, "readers", r->readers);
 	json_str(j, "cache", r->cold ? "cold" : "warm");
 	if (r->native_move < 0)
 		json_null(j, "native_move");
@@ -1022,7 +1097,7 @@ static void bench_fault_json(const struct fault_result *r, struct json *j)
 	json_str(j, "ratio_definition",
 		 "pages_per_s / kernel mmap pages_per_s, same order");
 	json_str(j, "faults_definition",
-		 "minor + major page faults of the reading thread, last run");
+		 "minor + major page faults of the reading threads, last run");
 	json_str(j, "latency_definition",
 		 "fill_ns_p50/p99 of umove_region_stats, last run");
 	json_str(j, "method",
@@ -1040,16 +1115,20 @@ static void bench_fault_json(const struct fault_result *r, struct json *j)
 /* ---- command line ------------------------------------------------------- */
 
 static const char bench_fault_usage[] =
-	"usage: umove bench fault [--size MiB] [--runs N] [--cold] [--json]\n"
+	"usage: umove bench fault [--size MiB] [--runs N] [--readers N] "
+	"[--cold] "
+	"[--json]\n"
 	"  --size MiB  size of the temp file read by every run, 1 to 16384 "
 	"(default 256)\n"
 	"  --runs N    runs per measurement; the median is reported "
 	"(default 5)\n"
+	"  --readers N threads reading the mapping, each a share of the "
+	"pages, 1 to 64 (default 1)\n"
 	"  --cold      drop the page cache before every run (needs root)\n"
 	"  --json      print one JSON object on stdout\n";
 
 struct bench_fault_opts {
-	unsigned long runs, size;
+	unsigned long runs, size, readers;
 	bool cold, json;
 };
 
@@ -1060,6 +1139,7 @@ static int parse_bench_fault(int argc, char **argv, struct bench_fault_opts *o,
 	static const struct option opts[] = {
 		{"size", required_argument, NULL, 's'},
 		{"runs", required_argument, NULL, 'r'},
+		{"readers", required_argument, NULL, 't'},
 		{"cold", no_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
@@ -1079,6 +1159,11 @@ static int parse_bench_fault(int argc, char **argv, struct bench_fault_opts *o,
 			if (cli_parse_count(cmd, "--size", optarg, 1,
 					    BENCH_FAULT_MAX_MIB, &o->size))
 				return CLI_EXIT_USAGE;
+		} else if (c == 't') {
+			if (cli_parse_count(cmd, "--readers", optarg, 1,
+					    BENCH_FAULT_MAX_READERS,
+					    &o->readers))
+				return CLI_EXIT_USAGE;
 		} else if (c == 'r') {
 			if (cli_parse_count(cmd, "--runs", optarg, 1,
 					    BENCH_FAULT_MAX_RUNS, &o->runs))
@@ -1097,8 +1182,9 @@ static int parse_bench_fault(int argc, char **argv, struct bench_fault_opts *o,
 
 int cmd_bench_fault(int argc, char **argv)
 {
-	struct bench_fault_opts o = {BENCH_FAULT_RUNS, BENCH_FAULT_MIB, false,
-				     false};
+	struct bench_fault_opts o = {.runs = BENCH_FAULT_RUNS,
+				     .size = BENCH_FAULT_MIB,
+				     .readers = 1};
 	struct fault_result r;
 	struct json j;
 	bool done = false;
@@ -1117,7 +1203,8 @@ int cmd_bench_fault(int argc, char **argv)
 			return CLI_EXIT_FAIL;
 		}
 	}
-	if (bench_fault_run((unsigned)o.runs, o.size, o.cold, &r))
+	if (bench_fault_run((unsigned)o.runs, o.size, o.cold,
+			    (unsigned)o.readers, &r))
 		return CLI_EXIT_FAIL;
 	if (!o.json) {
 		bench_fault_print(&r, stdout);
