@@ -28,6 +28,9 @@ endif
 
 LIB_SRC   := $(wildcard src/*.c)
 LIBS      := -llz4
+# The CLI's `bench store` compares pread with io_uring: liburing.
+URING_CFLAGS := $(shell pkg-config --cflags liburing 2>/dev/null)
+URING_LIBS   := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
 LIB_OBJ   := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TOOL_SRC  := $(wildcard tools/*.c)
 TOOL_OBJ  := $(TOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.o)
@@ -47,7 +50,7 @@ $(BUILD)/obj/%.o: src/%.c $(HEADERS) Makefile | $(BUILD)/obj
 	$(CC) $(BASE) $(CFLAGS) -fPIC -c $< -o $@
 
 $(BUILD)/obj/tools/%.o: tools/%.c include/umove.h $(wildcard tools/*.h) | $(BUILD)/obj/tools
-	$(CC) $(BASE) $(CFLAGS) -c $< -o $@
+	$(CC) $(BASE) $(URING_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(SHLIB): $(LIB_OBJ) src/libumove.map
 	$(CC) $(BASE) $(CFLAGS) -shared -Wl,-soname,$(SONAME) \
@@ -60,7 +63,7 @@ $(STLIB): $(LIB_OBJ)
 
 # The CLI links the static library so that it runs from the tree as built.
 $(CLI): $(TOOL_OBJ) $(STLIB)
-	$(CC) $(BASE) $(CFLAGS) -o $@ $(TOOL_OBJ) $(STLIB) $(LDFLAGS) $(LIBS) -lm
+	$(CC) $(BASE) $(CFLAGS) -o $@ $(TOOL_OBJ) $(STLIB) $(LDFLAGS) $(LIBS) $(URING_LIBS) -lm
 
 $(BUILD)/tests/%: tests/%.c tests/helpers.c tests/helpers.h $(STLIB) | $(BUILD)/tests
 	$(CC) $(BASE) $(CFLAGS) -Itests -o $@ $< tests/helpers.c $(STLIB) -lcriterion $(LDFLAGS) $(LIBS)

@@ -24,6 +24,9 @@ static const struct cli_cmd bench_cmds[] = {
 	{"fault", cmd_bench_fault, NULL,
 	 "[--size MiB] [--runs N] [--cold] [--json]",
 	 "pages/s of reading a file: kernel mmap, raw userfaultfd, umove"},
+	{"store", cmd_bench_store, NULL,
+	 "[--size MiB] [--runs N] [--cold] [--json]",
+	 "O_DIRECT reads of the file store: pread vs io_uring"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
