@@ -169,7 +169,7 @@ struct umove_region_config;
 
 /* How fetched pages are installed. */
 enum umove_fill {
-	UMOVE_FILL_AUTO = 0, /* MOVE where native, else COPY (BENCHMARKS.md) */
+	UMOVE_FILL_AUTO = 0, /* the faster one measured: COPY (BENCHMARKS.md) */
 	UMOVE_FILL_MOVE = 1, /* UFFDIO_MOVE, or its emulation */
 	UMOVE_FILL_COPY = 2, /* UFFDIO_COPY */
 };

@@ -95,12 +95,16 @@ int umove_region_config_set_retries(struct umove_region_config *cfg,
 	return 0;
 }
 
+/*
+ * AUTO is COPY, measured (docs/BENCHMARKS.md, `umove bench fault`): a move
+ * empties the staging page, and refilling it costs a fault and a zeroed
+ * page, more than the copy it saves. A move pays once emptied staging pages
+ * are refilled with pages moved out of a region (a recycling pool), and
+ * the emulated move is a copy plus checks: never cheaper than COPY.
+ */
 static int resolve_fill(const struct umove_region *r)
 {
-	if (r->cfg.fill != UMOVE_FILL_AUTO)
-		return r->cfg.fill;
-	/* The emulated move is a copy plus checks: never cheaper than COPY. */
-	return umove_native_move(r->um) ? UMOVE_FILL_MOVE : UMOVE_FILL_COPY;
+	return r->cfg.fill == UMOVE_FILL_AUTO ? UMOVE_FILL_COPY : r->cfg.fill;
 }
 
 /* The region's memory: private, never inherited by a child (see fork). */

@@ -331,18 +331,13 @@ Test(region, rejected_setting_keeps_previous_value)
 /* A NULL config: defaults (1 thread, read-ahead 15, AUTO fill). */
 Test(region, null_config_uses_defaults)
 {
-	struct umove *um;
 	struct umove_region *r;
 	struct umove_store *st;
 	struct umove_stats s;
 	struct arr a;
-	bool native;
 	char *base;
 
 	require_uffd();
-	um = open_default();
-	native = umove_native_move(um); /* what AUTO resolves to */
-	close_um(um);
 	arr_init(&a, 64);
 	st = arr_store(&a, &arr_ops);
 	r = map_region(st, 0, 64, NULL);
@@ -354,18 +349,16 @@ Test(region, null_config_uses_defaults)
 		     (unsigned long long)s.faults_served);
 	cr_assert_eq(s.readahead_pages, 60);
 	cr_assert_eq(s.pages_filled, 64);
-	if (native) {
-		cr_assert_gt(s.moves, 0, "AUTO with native MOVE must move");
-		cr_assert_eq(s.copies, 0);
-	} else {
-		cr_assert_gt(s.copies, 0, "AUTO without native MOVE copies");
-		cr_assert_eq(s.moves, 0);
-	}
+	cr_assert_gt(s.copies, 0, "AUTO copies");
+	cr_assert_eq(s.moves, 0, "AUTO moved");
 	unmap_and_close(r, st, &a);
 }
 
-/* AUTO: MOVE where native, COPY when emulated (never cheaper than COPY). */
-PATH_TEST(region, fill_auto_resolves_by_path)
+/*
+ * AUTO is COPY on both paths, as measured by `umove bench fault`: a move
+ * empties the staging page, whose refill costs more than the copy saved.
+ */
+PATH_TEST(region, fill_auto_copies)
 {
 	struct umove_region_config *cfg;
 	struct umove_region *r;
@@ -382,15 +375,9 @@ PATH_TEST(region, fill_auto_resolves_by_path)
 	umove_region_config_free(cfg);
 	expect_store_pages(umove_region_addr(r), 16, 0, "AUTO fill");
 	s = settled_stats(r, 16);
-	if (*path == NATIVE) {
-		cr_assert_eq(s.moves, 4, "[native] AUTO moves %llu, want 4",
-			     (unsigned long long)s.moves);
-		cr_assert_eq(s.copies, 0);
-	} else {
-		cr_assert_eq(s.copies, 4, "[emulated] AUTO copies %llu, want 4",
-			     (unsigned long long)s.copies);
-		cr_assert_eq(s.moves, 0);
-	}
+	cr_assert_eq(s.copies, 4, "[%s] AUTO copies %llu, want 4", path_label,
+		     (unsigned long long)s.copies);
+	cr_assert_eq(s.moves, 0);
 	unmap_and_close(r, st, &a);
 }
 
