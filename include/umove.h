@@ -185,6 +185,8 @@ int umove_region_config_set_flags(struct umove_region_config *cfg,
 				  unsigned flags);
 int umove_region_config_set_retries(struct umove_region_config *cfg,
 				    unsigned retries);
+int umove_region_config_set_limit(struct umove_region_config *cfg,
+				  size_t bytes);
 
 int umove_map(struct umove_region **out, struct umove_store *st,
 	      uint64_t first_page, size_t len,
@@ -194,6 +196,19 @@ size_t umove_region_len(const struct umove_region *r);
 int umove_region_sync(struct umove_region *r);
 int umove_unmap(struct umove_region *r);
 int umove_unmap_discard(struct umove_region *r);
+
+/* The resident limit (0: none), changed at run time; what is resident. */
+int umove_region_set_limit(struct umove_region *r, size_t bytes);
+size_t umove_region_resident(const struct umove_region *r);
+
+/* Advice on a range of a region (offset and len in bytes, page aligned). */
+enum umove_advice {
+	UMOVE_ADV_DONTNEED = 1, /* evict now, writing back what changed */
+	UMOVE_ADV_COLD = 2,	/* evict first when room is needed */
+	UMOVE_ADV_WILLNEED = 3, /* fetch now; returns once resident */
+};
+int umove_region_advise(struct umove_region *r, size_t offset, size_t len,
+			int advice);
 
 /*
  * Statistics of a region. Counters are listed once here; the struct, the
@@ -216,7 +231,14 @@ int umove_unmap_discard(struct umove_region *r);
 	X(buffered_reads, "store reads without O_DIRECT (0 if direct)") \
 	X(events_other, "remove/unmap/remap events applied")            \
 	X(fill_ns_p50, "fill latency, median, ns (fault read to wake)") \
-	X(fill_ns_p99, "fill latency, 99th percentile, ns")
+	X(fill_ns_p99, "fill latency, 99th percentile, ns")             \
+	X(pages_evicted, "pages moved out to respect the limit")        \
+	X(evict_writes, "evicted pages written back (changed ones)")    \
+	X(evict_busy, "victims that could not be moved out (pinned)")   \
+	X(limit_overshoot, "pages filled over the limit: no victim")    \
+	X(sync_clean, "pages a sync found unchanged and did not write") \
+	X(resident_pages, "pages resident or in flight, now")           \
+	X(limit_pages, "the resident limit in pages, now (0: none)")
 
 struct umove_stats {
 	uint32_t size;	  /* sizeof(struct umove_stats) of the caller */
@@ -225,7 +247,9 @@ struct umove_stats {
 	UMOVE_STATS_COUNTERS(UMOVE_STATS_FIELD)
 #undef UMOVE_STATS_FIELD
 };
-#define UMOVE_STATS_VERSION 1
+#define UMOVE_STATS_VERSION 2
+/* The size of version 1 (up to fill_ns_p99): still accepted. */
+#define UMOVE_STATS_V1_SIZE (8 + 17 * 8)
 
 int umove_region_stats(const struct umove_region *r, struct umove_stats *out);
 

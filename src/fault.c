@@ -89,16 +89,20 @@ static uintptr_t page_addr(const struct umove_region *r, size_t p)
 
 static bool claim(struct umove_region *r, size_t p, uint8_t from)
 {
-	uint8_t expect = from;
-
-	return atomic_compare_exchange_strong(&r->state[p], &expect,
-					      UM_FILLING);
+	return um_state_cas(r, p, from, UM_FILLING);
 }
 
-/* The faulting page and as many following EMPTY pages as read-ahead allows. */
+/*
+ * The faulting page and as many following EMPTY pages as read-ahead
+ * allows, and a resident limit: a run never needs more room than it has.
+ */
 static size_t claim_run(struct umove_region *r, size_t p)
 {
 	size_t n = 1, max = 1 + r->cfg.readahead;
+	size_t limit = atomic_load(&r->limit);
+
+	if (limit && max > limit)
+		max = limit;
 
 	while (n < max && p + n < r->npages && claim(r, p + n, UM_EMPTY))
 		n++;
@@ -107,8 +111,15 @@ static size_t claim_run(struct umove_region *r, size_t p)
 
 static void set_state(struct umove_region *r, size_t p, size_t n, uint8_t s)
 {
+	um_state_set(r, p, n, s);
+}
+
+/* Installed: resident, and spared by the clock hand's next pass. */
+static void set_resident(struct umove_region *r, size_t p, size_t n)
+{
 	for (size_t i = 0; i < n; i++)
-		atomic_store(&r->state[p + i], s);
+		atomic_store_explicit(&r->ref[p + i], 1, memory_order_relaxed);
+	um_state_set(r, p, n, UM_RESIDENT);
 }
 
 static int fetch(struct um_worker *w, size_t p, size_t n)
@@ -119,6 +130,9 @@ static int fetch(struct um_worker *w, size_t p, size_t n)
 	for (unsigned attempt = 0; attempt <= r->cfg.retries; attempt++) {
 		err = um_store_read(r->store, r->first + p, n, w->staging);
 		if (!err) {
+			/* What the store holds: a page still matching is clean.
+			 */
+			um_hash_pages(r, p, n, w->staging);
 			count(&w->c.bytes_read, n * r->page_size);
 			if (!r->store->direct)
 				count(&w->c.buffered_reads, 1);
@@ -245,14 +259,14 @@ static void install(struct um_worker *w, size_t p, size_t n)
 		if (got > 0) {
 			size_t pages = (size_t)got / r->page_size;
 
-			set_state(r, p + done, pages, UM_RESIDENT);
+			set_resident(r, p + done, pages);
 			wake_pages(w, p + done, pages);
 			count(&w->c.pages_filled, pages);
 			done += pages;
 			fill = r->fill;
 		} else if (got == -EEXIST) {
 			count(&w->c.races_lost, 1);
-			set_state(r, p + done, 1, UM_RESIDENT);
+			set_resident(r, p + done, 1);
 			wake_pages(w, p + done, 1);
 			done++;
 		} else if (got == -EAGAIN) {
@@ -287,15 +301,43 @@ static bool claim_fault(struct um_worker *w, size_t p, uintptr_t page)
 
 	if (s == UM_EMPTY && claim(r, p, UM_EMPTY))
 		return true;
-	if (s == UM_RESIDENT && !page_present(r, p) && claim(r, p, UM_RESIDENT))
+	/*
+	 * Present pages do not fault: the application discarded this one
+	 * without an event we applied yet (or during a sync). Fill it again.
+	 */
+	if ((s == UM_RESIDENT || s == UM_SYNCING) && !page_present(r, p) &&
+	    claim(r, p, s))
 		return true;
-	if (s == UM_FILLING) {
+	/* The owner of a page in flight wakes it when it lets go. */
+	if (s == UM_FILLING || s == UM_EVICTING) {
 		count(&w->c.faults_joined, 1);
 		return false;
 	}
 	/* RESIDENT (stale message), POISONED (re-raise), GONE: wake. */
 	umove_wake(r->um, (void *)page, r->page_size);
 	return false;
+}
+
+/*
+ * Over the resident limit with a run claimed: evict as many pages as the
+ * excess (at most the run) into this handler's staging pages, which the
+ * fetch then reads into. Pages that cannot be evicted now (all busy, or a
+ * write-back failed) leave the region over its limit, counted.
+ */
+static void make_room(struct um_worker *w, size_t n)
+{
+	struct umove_region *r = w->region;
+	size_t limit = atomic_load(&r->limit), charged, need, got;
+
+	if (!limit || !r->pool_um)
+		return;
+	charged = atomic_load(&r->charged);
+	if (charged <= limit)
+		return;
+	need = charged - limit < n ? charged - limit : n;
+	got = um_evict(r, w->staging, need, &w->c, NULL);
+	if (got < need)
+		count(&w->c.limit_overshoot, need - got);
 }
 
 static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
@@ -314,6 +356,7 @@ static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
 	if (!claim_fault(w, p, page))
 		return;
 	n = claim_run(r, p);
+	make_room(w, n);
 	count(&w->c.faults_served, 1);
 	err = fetch(w, p, n);
 	if (err && n > 1) {
@@ -342,13 +385,11 @@ static void mark_range(struct umove_region *r, uint64_t start, uint64_t end,
 	end = end > hi ? hi : end;
 	for (uint64_t a = start; a < end; a += r->page_size) {
 		size_t p = (a - lo) / r->page_size;
-		uint8_t expect = only_from;
 
 		if (only_from == UM_GONE) /* any state */
-			atomic_store(&r->state[p], to);
+			um_state_set(r, p, 1, to);
 		else
-			atomic_compare_exchange_strong(&r->state[p], &expect,
-						       to);
+			um_state_cas(r, p, only_from, to);
 	}
 }
 
@@ -446,7 +487,8 @@ static int worker_init(struct um_worker *w, struct umove_region *r)
 	/* A fork must not share staging pages: moving them would be EBUSY. */
 	madvise(w->staging, len, MADV_DONTFORK);
 	madvise(w->staging, len, MADV_NOHUGEPAGE);
-	return 0;
+	/* Eviction moves victims into staging: see pool_um in region.h. */
+	return um_register_staging(r, w->staging, 1 + (size_t)r->cfg.readahead);
 }
 
 /*

@@ -95,6 +95,14 @@ int umove_region_config_set_retries(struct umove_region_config *cfg,
 	return 0;
 }
 
+int umove_region_config_set_limit(struct umove_region_config *cfg, size_t bytes)
+{
+	if (!cfg || (bytes && bytes < (size_t)sysconf(_SC_PAGESIZE)))
+		return -EINVAL;
+	cfg->limit = bytes;
+	return 0;
+}
+
 /*
  * AUTO is COPY, measured (docs/BENCHMARKS.md, `umove bench fault`): a move
  * empties the staging page, and refilling it costs a fault and a zeroed
@@ -142,6 +150,12 @@ static int setup(struct umove_region *r)
 	r->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (r->stop_fd < 0)
 		return -errno;
+	err = um_evict_setup(r);
+	if (err)
+		return err;
+	if (r->cfg.limit && !r->pool_um)
+		return -EOPNOTSUPP; /* eviction needs UFFDIO_MOVE */
+	atomic_store(&r->limit, r->cfg.limit / r->page_size);
 	err = map_memory(r);
 	if (err)
 		return err;
@@ -180,9 +194,11 @@ static void teardown(struct umove_region *r)
 	}
 	if (r->stop_fd >= 0)
 		close(r->stop_fd);
+	um_evict_teardown(r);
 	umove_close(r->um);
 	free(r->state);
 	pthread_mutex_destroy(&r->sync_lock);
+	pthread_mutex_destroy(&r->evict_lock);
 	free(r);
 }
 
@@ -258,6 +274,7 @@ int umove_map(struct umove_region **out, struct umove_store *st,
 	r->cfg = cfg ? *cfg : defaults;
 	r->stop_fd = -1;
 	pthread_mutex_init(&r->sync_lock, NULL);
+	pthread_mutex_init(&r->evict_lock, NULL);
 	err = setup(r);
 	if (err) {
 		teardown(r);
@@ -305,43 +322,80 @@ static int write_pages(struct umove_region *r, const char *buf, size_t p,
 	return err;
 }
 
+/*
+ * Write back the changed pages of a run copied into bounce: a page whose
+ * hash still matches what the store holds is skipped. A written page's
+ * hash becomes the written bytes' hash. ok[i] false: not copied (the
+ * application unmapped it just now).
+ */
+static int write_changed(struct umove_region *r, const char *bounce, size_t p,
+			 size_t n, const bool *ok)
+{
+	uint64_t h[UM_SYNC_CHUNK];
+	int first_err = 0;
+	size_t i = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		h[j] = um_page_hash(bounce + j * r->page_size, r->page_size);
+		if (ok[j] && h[j] == atomic_load_explicit(&r->hash[p + j],
+							  memory_order_relaxed))
+			atomic_fetch_add(&r->sync_c.sync_clean, 1);
+	}
+	while (i < n) {
+		size_t k = 0;
+		int err;
+
+		while (i + k < n && ok[i + k] &&
+		       h[i + k] != atomic_load_explicit(&r->hash[p + i + k],
+							memory_order_relaxed))
+			k++;
+		if (!k) {
+			i++;
+			continue;
+		}
+		err = write_pages(r, bounce + i * r->page_size, p + i, k);
+		if (!err)
+			for (size_t j = i; j < i + k; j++)
+				atomic_store_explicit(&r->hash[p + j], h[j],
+						      memory_order_relaxed);
+		else if (!first_err)
+			first_err = err;
+		i += k;
+	}
+	return first_err;
+}
+
 /* A run that cannot be copied out whole loses only its unmapped pages. */
 static int write_run(struct umove_region *r, char *bounce, size_t p, size_t n)
 {
-	int first_err = 0;
+	bool ok[UM_SYNC_CHUNK];
+	bool all = copy_out(r, bounce, p, n);
 
-	if (copy_out(r, bounce, p, n))
-		return write_pages(r, bounce, p, n);
-	for (size_t i = 0; i < n; i++) {
-		int err;
-
-		if (!copy_out(r, bounce, p + i, 1))
-			continue; /* unmapped by the application just now */
-		err = write_pages(r, bounce, p + i, 1);
-		if (err && !first_err)
-			first_err = err;
-	}
-	return first_err;
+	for (size_t i = 0; i < n; i++)
+		ok[i] = all || copy_out(r, bounce + i * r->page_size, p + i, 1);
+	return write_changed(r, bounce, p, n, ok);
 }
 
 /*
  * A page is written back if it is present, whatever its state says: after
  * MADV_FREE the kernel may keep a page (and a write to it) that the REMOVE
- * event made EMPTY. Without dirty tracking (the resident limit brings it)
- * every present page counts as possibly written.
+ * event made EMPTY. Such a page, and every RESIDENT one, becomes SYNCING
+ * for the time of its write, so that no eviction writes it concurrently
+ * (an older copy could land last).
  */
-static bool writable_page(struct umove_region *r, size_t p, uint64_t pm)
+static bool sync_claim(struct umove_region *r, size_t p, uint64_t pm)
 {
-	uint8_t s = atomic_load(&r->state[p]);
-
-	return (pm & (UM_PM_PRESENT | UM_PM_SWAPPED)) && s != UM_GONE &&
-	       s != UM_POISONED;
+	if (!(pm & (UM_PM_PRESENT | UM_PM_SWAPPED)))
+		return false;
+	return um_state_cas(r, p, UM_RESIDENT, UM_SYNCING) ||
+	       um_state_cas(r, p, UM_EMPTY, UM_SYNCING);
 }
 
 static int sync_chunk(struct umove_region *r, char *bounce, size_t first,
 		      size_t count)
 {
 	uint64_t pm[UM_SYNC_CHUNK];
+	bool mine[UM_SYNC_CHUNK];
 	int first_err = 0, err;
 	size_t i = 0;
 
@@ -350,11 +404,12 @@ static int sync_chunk(struct umove_region *r, char *bounce, size_t first,
 			      r->page_size, pm);
 	if (err)
 		return err;
+	for (size_t j = 0; j < count; j++)
+		mine[j] = sync_claim(r, first + j, pm[j]);
 	while (i < count) {
 		size_t n = 0;
 
-		while (i + n < count &&
-		       writable_page(r, first + i + n, pm[i + n]))
+		while (i + n < count && mine[i + n])
 			n++;
 		if (!n) {
 			i++;
@@ -365,6 +420,9 @@ static int sync_chunk(struct umove_region *r, char *bounce, size_t first,
 			first_err = err;
 		i += n;
 	}
+	for (size_t j = 0; j < count; j++)
+		if (mine[j])
+			um_state_cas(r, first + j, UM_SYNCING, UM_RESIDENT);
 	return first_err;
 }
 
@@ -461,23 +519,105 @@ static void add_counters(struct umove_stats *out, uint64_t *hist,
 		hist[b] += atomic_load(&c->hist[b]);
 }
 
+_Static_assert(offsetof(struct umove_stats, pages_evicted) ==
+		       UMOVE_STATS_V1_SIZE,
+	       "version 1 of struct umove_stats ends before pages_evicted");
+
 int umove_region_stats(const struct umove_region *r, struct umove_stats *out)
 {
 	uint64_t hist[UM_HIST_BUCKETS] = {0};
+	struct umove_stats s;
 	uint32_t size;
 
-	if (!r || !out || out->size < sizeof(*out))
+	if (!r || !out || out->size < UMOVE_STATS_V1_SIZE)
 		return -EINVAL;
 	if (!live_has(r))
 		return -EBADF;
 	size = out->size;
-	memset(out, 0, size); /* a newer caller's extra fields read as 0 */
+	memset(&s, 0, sizeof(s));
 	for (unsigned i = 0; i < r->nworkers; i++)
-		add_counters(out, hist, &r->workers[i].c);
-	add_counters(out, hist, &r->sync_c);
-	out->fill_ns_p50 = um_hist_quantile(hist, 0.50);
-	out->fill_ns_p99 = um_hist_quantile(hist, 0.99);
+		add_counters(&s, hist, &r->workers[i].c);
+	add_counters(&s, hist, &r->sync_c);
+	add_counters(&s, hist, &r->evict_c);
+	s.fill_ns_p50 = um_hist_quantile(hist, 0.50);
+	s.fill_ns_p99 = um_hist_quantile(hist, 0.99);
+	s.resident_pages = atomic_load(&r->charged);
+	s.limit_pages = atomic_load(&r->limit);
+	s.version = UMOVE_STATS_VERSION;
+	/* An older caller gets the fields it knows; a newer one zeros after. */
+	memset(out, 0, size);
+	memcpy(out, &s, size < sizeof(s) ? size : sizeof(s));
 	out->size = size;
-	out->version = UMOVE_STATS_VERSION;
 	return 0;
+}
+
+/*
+ * Lowering the limit evicts down to it before returning; raising it, or
+ * lifting it (0), takes effect at once.
+ */
+int umove_region_set_limit(struct umove_region *r, size_t bytes)
+{
+	size_t pages;
+
+	if (!r)
+		return -EINVAL;
+	if (!live_has(r))
+		return -EBADF;
+	if (bytes && bytes < r->page_size)
+		return -EINVAL;
+	if (!r->pool_um)
+		return bytes ? -EOPNOTSUPP : 0;
+	pages = bytes / r->page_size;
+	atomic_store(&r->limit, pages);
+	return pages ? um_evict_to(r, pages) : 0;
+}
+
+size_t umove_region_resident(const struct umove_region *r)
+{
+	if (!r || !live_has(r))
+		return 0;
+	return atomic_load(&r->charged) * r->page_size;
+}
+
+/* MADV_POPULATE_READ (5.14): faults the range in as reads would. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+static int will_need(struct umove_region *r, size_t p, size_t n)
+{
+	if (!madvise(r->base + p * r->page_size, n * r->page_size,
+		     MADV_POPULATE_READ))
+		return 0;
+	/* EFAULT: a poisoned page; ENOMEM: a page unmapped meanwhile. */
+	return errno == EINVAL ? -EOPNOTSUPP : -errno;
+}
+
+int umove_region_advise(struct umove_region *r, size_t offset, size_t len,
+			int advice)
+{
+	size_t p, n;
+
+	if (!r)
+		return -EINVAL;
+	if (!live_has(r))
+		return -EBADF;
+	if (!len || ((offset | len) & (r->page_size - 1)) || offset > r->len ||
+	    len > r->len - offset)
+		return -EINVAL;
+	p = offset / r->page_size;
+	n = len / r->page_size;
+	switch (advice) {
+	case UMOVE_ADV_DONTNEED:
+		return um_evict_range(r, p, n);
+	case UMOVE_ADV_COLD:
+		if (!r->pool_um)
+			return -EOPNOTSUPP;
+		um_mark_cold(r, p, n);
+		return 0;
+	case UMOVE_ADV_WILLNEED:
+		return will_need(r, p, n);
+	default:
+		return -EINVAL;
+	}
 }

@@ -14,14 +14,21 @@
 #include "store.h"
 
 /*
- * Page states. Transitions (all by compare-and-swap on the state byte):
+ * Page states. Transitions (all by compare-and-swap or exchange on the
+ * state byte, through um_state_cas/um_state_set, which keep the charge):
  *   EMPTY -> FILLING       a handler claims the page for a fill
  *   FILLING -> RESIDENT    installed (or found installed: EEXIST)
  *   FILLING -> EMPTY       the fill failed and may be retried
  *   FILLING -> POISONED    the fill can never succeed: accesses SIGBUS
  *   RESIDENT -> EMPTY      the application discarded it (MADV_DONTNEED)
+ *   RESIDENT -> EVICTING   chosen as a victim (evict.c)
+ *   EVICTING -> EMPTY      moved out and, if changed, written back
+ *   EVICTING -> RESIDENT   could not be moved out, or written back
+ *   RESIDENT|EMPTY -> SYNCING -> RESIDENT   a sync is writing it back
  *   any -> GONE            the application unmapped or moved it away
- * EVICTING is reserved for the resident limit (RESIDENT -> EVICTING -> EMPTY).
+ * A page in FILLING, RESIDENT, EVICTING or SYNCING is charged against the
+ * resident limit; a fault on a FILLING or EVICTING page waits for the
+ * thread that owns it, which wakes the page when it lets go.
  */
 enum um_page_state {
 	UM_EMPTY = 0,
@@ -30,7 +37,14 @@ enum um_page_state {
 	UM_EVICTING,
 	UM_POISONED,
 	UM_GONE,
+	UM_SYNCING,
 };
+
+static inline bool um_charged(uint8_t s)
+{
+	return s == UM_FILLING || s == UM_RESIDENT || s == UM_EVICTING ||
+	       s == UM_SYNCING;
+}
 
 struct umove_region_config {
 	unsigned threads;
@@ -38,6 +52,7 @@ struct umove_region_config {
 	unsigned retries;
 	unsigned flags;
 	int fill;
+	size_t limit; /* bytes; 0: no limit */
 };
 
 /* Fill latency histogram: 4 buckets per power of two of nanoseconds. */
@@ -80,7 +95,45 @@ struct umove_region {
 	pthread_mutex_t sync_lock;	/* one sync at a time; guards sync_c */
 	struct um_counters sync_c;	/* counters of sync and unmap */
 	struct umove_region *live_next; /* the live list; see region.c */
+
+	/*
+	 * The resident limit (evict.c). Eviction moves victims out of the
+	 * region into empty staging pages, which the next fetch reads into:
+	 * recycled pages. UFFDIO_MOVE needs its destination registered on the
+	 * userfaultfd it is called on, so the staging areas are registered
+	 * (write-protect mode only, never protected: a handler's own read into
+	 * an empty staging page must not fault to itself) on pool_um, a second
+	 * userfaultfd without events. NULL: no native move, no eviction.
+	 */
+	struct umove *pool_um;
+	_Atomic size_t limit;	/* pages; 0: no limit */
+	_Atomic size_t charged; /* pages in a charged state (um_charged) */
+	_Atomic size_t hand;	/* the clock hand: next page to consider */
+	_Atomic uint8_t *ref;	/* per page: filled since the hand passed */
+	/*
+	 * Per page, a hash of the contents the store holds for it (set by a
+	 * fill and by a sync's write): a page whose hash still matches is
+	 * clean, and is dropped on eviction without a write.
+	 */
+	_Atomic uint64_t *hash;
+	pthread_mutex_t evict_lock; /* guards evict_area and evict_c */
+	char *evict_area;	    /* staging for evictions outside handlers */
+	struct um_counters evict_c;
 };
+
+/* evict.c */
+void um_state_set(struct umove_region *r, size_t p, size_t n, uint8_t to);
+bool um_state_cas(struct umove_region *r, size_t p, uint8_t from, uint8_t to);
+uint64_t um_page_hash(const void *page, size_t len);
+void um_hash_pages(struct umove_region *r, size_t p, size_t n, const char *buf);
+int um_evict_setup(struct umove_region *r);
+void um_evict_teardown(struct umove_region *r);
+int um_register_staging(struct umove_region *r, void *staging, size_t pages);
+size_t um_evict(struct umove_region *r, char *slots, size_t max,
+		struct um_counters *c, int *err);
+int um_evict_to(struct umove_region *r, size_t target);
+int um_evict_range(struct umove_region *r, size_t p, size_t n);
+void um_mark_cold(struct umove_region *r, size_t p, size_t n);
 
 /* fault.c */
 int um_workers_start(struct umove_region *r);

@@ -567,10 +567,19 @@ Test(region, stats_bad_args)
 	expect_ret(umove_region_stats(r, NULL), -EINVAL);
 	s.size = 0;
 	expect_ret(umove_region_stats(r, &s), -EINVAL);
-	s.size = sizeof(s) - 1;
+	s.size = UMOVE_STATS_V1_SIZE - 1;
 	expect_ret(umove_region_stats(r, &s), -EINVAL);
 	s.size = offsetof(struct umove_stats, fill_ns_p99);
 	expect_ret(umove_region_stats(r, &s), -EINVAL);
+	/* A caller built against version 1 gets its fields, nothing past. */
+	memset(&big, 0xa5, sizeof(big));
+	big.s.size = UMOVE_STATS_V1_SIZE;
+	expect_ret(umove_region_stats(r, &big.s), 0);
+	cr_assert_eq(big.s.size, UMOVE_STATS_V1_SIZE);
+	cr_assert_eq(big.s.version, UMOVE_STATS_VERSION);
+	cr_assert_eq(big.s.fill_ns_p99, 0);
+	cr_assert_eq(big.s.pages_evicted, 0xa5a5a5a5a5a5a5a5ull,
+		     "a version 1 caller's memory past its struct was written");
 	/* A caller built against a newer, larger struct is served. */
 	big.s.size = sizeof(big);
 	expect_ret(umove_region_stats(r, &big.s), 0);
@@ -648,10 +657,21 @@ PATH_TEST(region, read_write_sync)
 	}
 	for (size_t i = 0; i < first; i++)
 		expect_page(a.data + i * PG, SEED, i, "store outside region");
-	/* No dirty tracking yet: every resident page is written back. */
+	/* Only the changed pages are written: the six, and page 20. */
 	s = get_stats(r);
-	cr_assert_eq(s.bytes_written, n * PG, "bytes_written %llu, want %zu",
-		     (unsigned long long)s.bytes_written, n * PG);
+	for (size_t j = 0; j < n; j++) {
+		bool w = j == 20;
+
+		for (size_t k = 0; k < sizeof(written) / sizeof(written[0]);
+		     k++)
+			w |= written[k] == j;
+		cr_assert_eq(atomic_load(&a.writes[first + j]), w ? 1 : 0,
+			     "[%s] store page %zu written %u times", path_label,
+			     first + j, atomic_load(&a.writes[first + j]));
+	}
+	cr_assert_eq(s.bytes_written, 7 * PG, "bytes_written %llu, want %zu",
+		     (unsigned long long)s.bytes_written, 7 * PG);
+	cr_assert_eq(s.sync_clean, n - 7);
 	cr_assert_eq(s.write_errors, 0);
 	cr_assert_eq(s.bytes_read, n * PG);
 
@@ -1160,8 +1180,12 @@ ParameterizedTest(struct combo *c, region, stats_after_faults)
 			     path_label, (unsigned long long)s.copies);
 		cr_assert_eq(s.moves, 0);
 	}
+	cr_assert_eq(s.resident_pages, n);
+	cr_assert_eq(s.limit_pages, 0);
+	/* Nothing was written: a sync finds every page clean. */
 	expect_ret(umove_region_sync(r), 0);
 	s = get_stats(r);
-	cr_assert_eq(s.bytes_written, n * PG);
+	cr_assert_eq(s.bytes_written, 0);
+	cr_assert_eq(s.sync_clean, n);
 	unmap_and_close(r, st, &a);
 }

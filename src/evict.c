@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The resident limit: charge accounting, victim choice, eviction by page
+ * move into staging pages (which the next fetch then reuses), and the page
+ * hashes that tell a changed page from a clean one.
+ *
+ * Ordering rules:
+ *  - A victim is owned by the thread that moved it RESIDENT -> EVICTING;
+ *    a fault on it is dropped by the handler that reads it (as for a
+ *    FILLING page) and the owner wakes the page once it is EMPTY again or
+ *    back to RESIDENT. The owner lets go only after the store has the
+ *    page's bytes: a refetch must never read what was there before.
+ *  - The move out is the atomic step: from then on an application access
+ *    faults, so a write cannot slip in between the dirty check and the
+ *    page leaving. The dirty check is therefore made on the moved page,
+ *    in the staging slot, by comparing its hash with the hash of what the
+ *    store holds (set by the fill, and by a sync's write).
+ *  - A page a sync is writing is SYNCING, never a victim: the sync's write
+ *    of older bytes could otherwise land after the eviction's write of
+ *    newer ones.
+ *  - Staging slots must be empty for a move into them. They are registered
+ *    on pool_um only, which reports no events, so emptying them with
+ *    MADV_DONTNEED cannot block on a REMOVE event no one reads.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "region.h"
+
+#define UM_EVICT_BATCH 64 /* victims per call, and evict_area pages */
+
+/* ---- charge ------------------------------------------------------------- */
+
+static void charge(struct umove_region *r, uint8_t from, uint8_t to)
+{
+	bool was = um_charged(from), is = um_charged(to);
+
+	if (is && !was)
+		atomic_fetch_add(&r->charged, 1);
+	else if (was && !is)
+		atomic_fetch_sub(&r->charged, 1);
+}
+
+void um_state_set(struct umove_region *r, size_t p, size_t n, uint8_t to)
+{
+	for (size_t i = 0; i < n; i++)
+		charge(r, atomic_exchange(&r->state[p + i], to), to);
+}
+
+bool um_state_cas(struct umove_region *r, size_t p, uint8_t from, uint8_t to)
+{
+	uint8_t expect = from;
+
+	if (!atomic_compare_exchange_strong(&r->state[p], &expect, to))
+		return false;
+	charge(r, from, to);
+	return true;
+}
+
+/* ---- page hashes -------------------------------------------------------- */
+
+static uint64_t rotl(uint64_t x, unsigned k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/*
+ * A 64-bit hash of a page, four independent lanes so that the multiplies
+ * overlap. Not cryptographic: two different contents share a hash with a
+ * probability of about 2^-64, and such a changed page would be taken for
+ * clean (umove_region_sync(3) says so).
+ */
+uint64_t um_page_hash(const void *page, size_t len)
+{
+	const uint64_t k1 = 0x9e3779b97f4a7c15ull, k2 = 0xc2b2ae3d27d4eb4full;
+	uint64_t a = k1, b = k2, c = ~k1, d = ~k2, h;
+	const uint64_t *w = page;
+	size_t words = len / sizeof(uint64_t);
+
+	for (size_t i = 0; i + 4 <= words; i += 4) {
+		a = rotl((a ^ w[i]) * k2, 31);
+		b = rotl((b ^ w[i + 1]) * k2, 29);
+		c = rotl((c ^ w[i + 2]) * k2, 27);
+		d = rotl((d ^ w[i + 3]) * k2, 33);
+	}
+	h = rotl(a, 1) ^ rotl(b, 7) ^ rotl(c, 12) ^ rotl(d, 18);
+	h ^= h >> 33;
+	h *= k1;
+	h ^= h >> 29;
+	return h;
+}
+
+void um_hash_pages(struct umove_region *r, size_t p, size_t n, const char *buf)
+{
+	for (size_t i = 0; i < n; i++)
+		atomic_store_explicit(
+			&r->hash[p + i],
+			um_page_hash(buf + i * r->page_size, r->page_size),
+			memory_order_relaxed);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+int um_register_staging(struct umove_region *r, void *staging, size_t pages)
+{
+	if (!r->pool_um)
+		return 0;
+	return umove_register(r->pool_um, staging, pages * r->page_size,
+			      UMOVE_REGISTER_WP);
+}
+
+static void evict_area_free(struct umove_region *r)
+{
+	if (r->evict_area)
+		munmap(r->evict_area, UM_EVICT_BATCH * r->page_size);
+	r->evict_area = NULL;
+}
+
+/*
+ * Eviction needs UFFDIO_MOVE and a staging area it may move into. Without
+ * them the region has no pool_um and refuses a limit (EOPNOTSUPP).
+ */
+int um_evict_setup(struct umove_region *r)
+{
+	size_t len = UM_EVICT_BATCH * r->page_size;
+	int err;
+
+	r->ref = calloc(r->npages, sizeof(*r->ref));
+	r->hash = calloc(r->npages, sizeof(*r->hash));
+	if (!r->ref || !r->hash)
+		return -ENOMEM;
+	if (!umove_native_move(r->um))
+		return 0;
+	if (umove_open_features(&r->pool_um, 0, 0) ||
+	    !umove_native_move(r->pool_um))
+		goto no_pool;
+	r->evict_area = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r->evict_area == MAP_FAILED) {
+		r->evict_area = NULL;
+		return -ENOMEM;
+	}
+	madvise(r->evict_area, len, MADV_DONTFORK);
+	madvise(r->evict_area, len, MADV_NOHUGEPAGE);
+	err = um_register_staging(r, r->evict_area, UM_EVICT_BATCH);
+	if (!err)
+		return 0;
+	evict_area_free(r);
+no_pool:
+	/* A kernel that cannot write-protect anonymous memory: no limit. */
+	umove_close(r->pool_um);
+	r->pool_um = NULL;
+	return 0;
+}
+
+void um_evict_teardown(struct umove_region *r)
+{
+	evict_area_free(r);
+	umove_close(r->pool_um);
+	r->pool_um = NULL;
+	free(r->ref);
+	free(r->hash);
+}
+
+/* ---- victims ------------------------------------------------------------ */
+
+/*
+ * CLOCK over the region's pages: the hand passes RESIDENT pages; one
+ * filled since the hand last passed it gets a second chance. A userfaultfd
+ * reports no accesses to present pages, so "filled" is the only reference
+ * bit there is: the order is close to FIFO. Two sweeps without a victim
+ * mean every page is busy (filling, evicting, syncing): give up.
+ */
+static size_t pick(struct umove_region *r, size_t *v, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t seen = 0; n < max && seen < 2 * r->npages; seen++) {
+		size_t p = atomic_fetch_add(&r->hand, 1) % r->npages;
+
+		if (atomic_load(&r->state[p]) != UM_RESIDENT)
+			continue;
+		if (atomic_exchange(&r->ref[p], 0))
+			continue;
+		if (um_state_cas(r, p, UM_RESIDENT, UM_EVICTING))
+			v[n++] = p;
+	}
+	return n;
+}
+
+static uintptr_t page_addr(const struct umove_region *r, size_t p)
+{
+	return (uintptr_t)r->base + p * r->page_size;
+}
+
+enum victim_fate { KEPT, MOVED, ABSENT };
+
+/* Move one victim into its slot; on EEXIST the slot is emptied once. */
+static enum victim_fate move_one(struct umove_region *r, char *slot, size_t p,
+				 struct um_counters *c)
+{
+	ssize_t got;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		got = umove_move(r->pool_um, slot, (void *)page_addr(r, p),
+				 r->page_size, UMOVE_DONTWAKE);
+		if (got > 0)
+			return MOVED;
+		if (got == -ENOENT)
+			return ABSENT; /* discarded by the application */
+		if (got != -EEXIST)
+			break;
+		madvise(slot, r->page_size, MADV_DONTNEED);
+	}
+	/* EBUSY: pinned or shared (KSM); EINVAL: mlocked. Keep it. */
+	atomic_fetch_add_explicit(&c->evict_busy, 1, memory_order_relaxed);
+	return KEPT;
+}
+
+/* Move a run of victims out with one call, page by page if that fails. */
+static void move_run(struct umove_region *r, char *slots, const size_t *v,
+		     size_t k, enum victim_fate *fate, struct um_counters *c)
+{
+	ssize_t got = umove_move(r->pool_um, slots, (void *)page_addr(r, v[0]),
+				 k * r->page_size, UMOVE_DONTWAKE);
+	size_t done = got > 0 ? (size_t)got / r->page_size : 0;
+
+	for (size_t i = 0; i < done; i++)
+		fate[i] = MOVED;
+	for (size_t i = done; i < k; i++)
+		fate[i] = move_one(r, slots + i * r->page_size, v[i], c);
+}
+
+/*
+ * A write-back failed: the pages go back where they were, still changed,
+ * so nothing is lost; the error shows in write_errors. A page that cannot
+ * go back lost its address (the application unmapped it meanwhile).
+ */
+static void move_back(struct umove_region *r, char *slots, const size_t *v,
+		      size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		void *dst = (void *)page_addr(r, v[i]);
+		char *slot = slots + i * r->page_size;
+
+		if (umove_move(r->um, dst, slot, r->page_size, UMOVE_DONTWAKE) >
+			    0 ||
+		    umove_copy(r->um, dst, slot, r->page_size, UMOVE_DONTWAKE) >
+			    0)
+			um_state_cas(r, v[i], UM_EVICTING, UM_RESIDENT);
+		else
+			um_state_cas(r, v[i], UM_EVICTING, UM_EMPTY);
+	}
+}
+
+/*
+ * Write back the changed pages among v[0..k) and let every victim go:
+ * EMPTY once the store has its bytes, RESIDENT if it stayed or came back.
+ * Returns the first write error; *freed counts the pages that left.
+ */
+static int write_back(struct umove_region *r, char *slots, const size_t *v,
+		      size_t k, const enum victim_fate *fate,
+		      struct um_counters *c, size_t *freed)
+{
+	bool dirty[UM_EVICT_BATCH];
+	int first_err = 0;
+	size_t i = 0;
+
+	for (size_t j = 0; j < k; j++)
+		dirty[j] =
+			fate[j] == MOVED &&
+			um_page_hash(slots + j * r->page_size, r->page_size) !=
+				atomic_load_explicit(&r->hash[v[j]],
+						     memory_order_relaxed);
+	while (i < k) {
+		size_t n = 0;
+		int err;
+
+		if (!dirty[i]) {
+			if (fate[i] == KEPT)
+				um_state_cas(r, v[i], UM_EVICTING, UM_RESIDENT);
+			else if (um_state_cas(r, v[i], UM_EVICTING, UM_EMPTY))
+				(*freed)++;
+			i++;
+			continue;
+		}
+		while (i + n < k && dirty[i + n] &&
+		       (n == 0 || v[i + n] == v[i] + n))
+			n++;
+		err = um_store_write(r->store, r->first + v[i], n,
+				     slots + i * r->page_size);
+		if (err) {
+			atomic_fetch_add(&c->write_errors, 1);
+			move_back(r, slots + i * r->page_size, v + i, n);
+			if (!first_err)
+				first_err = err;
+		} else {
+			atomic_fetch_add(&c->bytes_written, n * r->page_size);
+			atomic_fetch_add(&c->evict_writes, n);
+			for (size_t j = 0; j < n; j++)
+				*freed += um_state_cas(r, v[i + j], UM_EVICTING,
+						       UM_EMPTY);
+		}
+		i += n;
+	}
+	return first_err;
+}
+
+/*
+ * Evict the n victims v (ascending runs; each already EVICTING, owned by
+ * the caller) into slots, which must be registered on pool_um. Returns the
+ * number of pages that left; *err gets the first write-back error.
+ */
+static size_t evict_victims(struct umove_region *r, char *slots,
+			    const size_t *v, size_t n, struct um_counters *c,
+			    int *err)
+{
+	enum victim_fate fate[UM_EVICT_BATCH];
+	size_t i = 0, freed = 0;
+
+	/* Slots may hold pages from the last fetch (COPY fill) or eviction. */
+	madvise(slots, n * r->page_size, MADV_DONTNEED);
+	while (i < n) {
+		size_t k = 1;
+
+		while (i + k < n && v[i + k] == v[i] + k)
+			k++;
+		move_run(r, slots + i * r->page_size, v + i, k, fate + i, c);
+		i += k;
+	}
+	i = 0;
+	while (i < n) {
+		size_t k = 1;
+		int e;
+
+		while (i + k < n && v[i + k] == v[i] + k)
+			k++;
+		e = write_back(r, slots + i * r->page_size, v + i, k, fate + i,
+			       c, &freed);
+		if (e && err && !*err)
+			*err = e;
+		/* Faults that arrived meanwhile were dropped: retry them. */
+		umove_wake(r->um, (void *)page_addr(r, v[i]), k * r->page_size);
+		i += k;
+	}
+	atomic_fetch_add(&c->pages_evicted, freed);
+	return freed;
+}
+
+/* Evict up to max pages (at most UM_EVICT_BATCH) chosen by the clock. */
+size_t um_evict(struct umove_region *r, char *slots, size_t max,
+		struct um_counters *c, int *err)
+{
+	size_t v[UM_EVICT_BATCH], n;
+
+	n = pick(r, v, max > UM_EVICT_BATCH ? UM_EVICT_BATCH : max);
+	return n ? evict_victims(r, slots, v, n, c, err) : 0;
+}
+
+/*
+ * Evict the resident pages of [p, p+n) (UMOVE_ADV_DONTNEED). Pages in
+ * flight are left alone. 0, or the first write-back error.
+ */
+int um_evict_range(struct umove_region *r, size_t p, size_t n)
+{
+	size_t v[UM_EVICT_BATCH];
+	int err = 0;
+
+	if (!r->pool_um)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&r->evict_lock);
+	while (n) {
+		size_t k = 0;
+
+		for (; n && k < UM_EVICT_BATCH; p++, n--)
+			if (um_state_cas(r, p, UM_RESIDENT, UM_EVICTING))
+				v[k++] = p;
+		if (k)
+			evict_victims(r, r->evict_area, v, k, &r->evict_c,
+				      &err);
+	}
+	pthread_mutex_unlock(&r->evict_lock);
+	return err;
+}
+
+/* UMOVE_ADV_COLD: no second chance, and the hand goes there next. */
+void um_mark_cold(struct umove_region *r, size_t p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		atomic_store(&r->ref[p + i], 0);
+	atomic_store(&r->hand, p);
+}
+
+/*
+ * Evict until at most target pages are charged, from a thread that is
+ * not a handler (umove_region_set_limit, advice). 0, the first write-back
+ * error, or EBUSY when the remaining pages cannot be evicted now.
+ */
+int um_evict_to(struct umove_region *r, size_t target)
+{
+	int err = 0;
+
+	if (!r->pool_um)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&r->evict_lock);
+	while (atomic_load(&r->charged) > target) {
+		size_t need = atomic_load(&r->charged) - target;
+
+		if (!um_evict(r, r->evict_area, need, &r->evict_c, &err))
+			break;
+	}
+	pthread_mutex_unlock(&r->evict_lock);
+	if (atomic_load(&r->charged) <= target)
+		return 0;
+	return err ? err : -EBUSY;
+}
