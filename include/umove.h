@@ -28,6 +28,12 @@ struct umove;
 /* umove_open() flags. */
 #define UMOVE_EMULATE \
 	(1u << 0) /* use the emulated move even if native exists */
+/*
+ * umove_region_config_set_flags() only: evict by copying pages out and
+ * discarding them, as a system without page moves must (fresh pages for
+ * the next fills). Slower; for comparison (`umove bench evict`).
+ */
+#define UMOVE_EVICT_COPY (1u << 1)
 
 /*
  * Features of a userfaultfd. The values are the kernel's UFFD_FEATURE_* bits,

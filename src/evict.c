@@ -31,6 +31,12 @@
 
 #define UM_EVICT_BATCH 64 /* victims per call, and evict_area pages */
 
+/* Staging pages per eviction slot: two with UMOVE_EVICT_COPY (a bounce). */
+size_t um_slot_factor(const struct umove_region *r)
+{
+	return r->cfg.flags & UMOVE_EVICT_COPY ? 2 : 1;
+}
+
 /* ---- charge ------------------------------------------------------------- */
 
 static void charge(struct umove_region *r, uint8_t from, uint8_t to)
@@ -114,7 +120,8 @@ int um_register_staging(struct umove_region *r, void *staging, size_t pages)
 static void evict_area_free(struct umove_region *r)
 {
 	if (r->evict_area)
-		munmap(r->evict_area, UM_EVICT_BATCH * r->page_size);
+		munmap(r->evict_area,
+		       um_slot_factor(r) * UM_EVICT_BATCH * r->page_size);
 	r->evict_area = NULL;
 }
 
@@ -124,7 +131,7 @@ static void evict_area_free(struct umove_region *r)
  */
 int um_evict_setup(struct umove_region *r)
 {
-	size_t len = UM_EVICT_BATCH * r->page_size;
+	size_t len = um_slot_factor(r) * UM_EVICT_BATCH * r->page_size;
 	int err;
 
 	r->ref = calloc(r->npages, sizeof(*r->ref));
@@ -256,9 +263,10 @@ static void move_back(struct umove_region *r, char *slots, const size_t *v,
 }
 
 /*
- * Write back the changed pages among v[0..k) and let every victim go:
- * EMPTY once the store has its bytes, RESIDENT if it stayed or came back.
- * Returns the first write error; *freed counts the pages that left.
+ * Write back the changed pages among v[0..k), whose bytes are in slots,
+ * and let every victim go: EMPTY once the store has its bytes, RESIDENT if
+ * it stayed or came back. Returns the first write error; *freed counts the
+ * pages that left.
  */
 static int write_back(struct umove_region *r, char *slots, const size_t *v,
 		      size_t k, const enum victim_fate *fate,
@@ -309,16 +317,36 @@ static int write_back(struct umove_region *r, char *slots, const size_t *v,
 }
 
 /*
- * Evict the n victims v (ascending runs; each already EVICTING, owned by
- * the caller) into slots, which must be registered on pool_um. Returns the
- * number of pages that left; *err gets the first write-back error.
+ * UMOVE_EVICT_COPY: the bytes are copied out to the bounce pages and the
+ * slots emptied, so that the next fetch allocates fresh pages, as it must
+ * without page moves. (The discard itself is still the move into the
+ * slot: an MADV_DONTNEED of the region would raise a REMOVE event that
+ * only a handler, maybe this thread, can read.)
  */
-static size_t evict_victims(struct umove_region *r, char *slots,
+static char *copy_out(struct umove_region *r, char *slots, char *bounce,
+		      size_t n, const enum victim_fate *fate)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fate[i] == MOVED)
+			memcpy(bounce + i * r->page_size,
+			       slots + i * r->page_size, r->page_size);
+	madvise(slots, n * r->page_size, MADV_DONTNEED);
+	return bounce;
+}
+
+/*
+ * Evict the n victims v (ascending runs; each already EVICTING, owned by
+ * the caller) into slots, which must be registered on pool_um; bounce
+ * (with UMOVE_EVICT_COPY) has as many pages. Returns the number of pages
+ * that left; *err gets the first write-back error.
+ */
+static size_t evict_victims(struct umove_region *r, char *slots, char *bounce,
 			    const size_t *v, size_t n, struct um_counters *c,
 			    int *err)
 {
 	enum victim_fate fate[UM_EVICT_BATCH];
 	size_t i = 0, freed = 0;
+	char *src = slots;
 
 	/* Slots may hold pages from the last fetch (COPY fill) or eviction. */
 	madvise(slots, n * r->page_size, MADV_DONTNEED);
@@ -330,6 +358,8 @@ static size_t evict_victims(struct umove_region *r, char *slots,
 		move_run(r, slots + i * r->page_size, v + i, k, fate + i, c);
 		i += k;
 	}
+	if (r->cfg.flags & UMOVE_EVICT_COPY)
+		src = copy_out(r, slots, bounce, n, fate);
 	i = 0;
 	while (i < n) {
 		size_t k = 1;
@@ -337,8 +367,8 @@ static size_t evict_victims(struct umove_region *r, char *slots,
 
 		while (i + k < n && v[i + k] == v[i] + k)
 			k++;
-		e = write_back(r, slots + i * r->page_size, v + i, k, fate + i,
-			       c, &freed);
+		e = write_back(r, src + i * r->page_size, v + i, k, fate + i, c,
+			       &freed);
 		if (e && err && !*err)
 			*err = e;
 		/* Faults that arrived meanwhile were dropped: retry them. */
@@ -349,14 +379,17 @@ static size_t evict_victims(struct umove_region *r, char *slots,
 	return freed;
 }
 
-/* Evict up to max pages (at most UM_EVICT_BATCH) chosen by the clock. */
-size_t um_evict(struct umove_region *r, char *slots, size_t max,
+/*
+ * Evict up to max pages (at most UM_EVICT_BATCH) chosen by the clock into
+ * slots; bounce, used with UMOVE_EVICT_COPY only, has as many pages.
+ */
+size_t um_evict(struct umove_region *r, char *slots, char *bounce, size_t max,
 		struct um_counters *c, int *err)
 {
 	size_t v[UM_EVICT_BATCH], n;
 
 	n = pick(r, v, max > UM_EVICT_BATCH ? UM_EVICT_BATCH : max);
-	return n ? evict_victims(r, slots, v, n, c, err) : 0;
+	return n ? evict_victims(r, slots, bounce, v, n, c, err) : 0;
 }
 
 /*
@@ -378,8 +411,10 @@ int um_evict_range(struct umove_region *r, size_t p, size_t n)
 			if (um_state_cas(r, p, UM_RESIDENT, UM_EVICTING))
 				v[k++] = p;
 		if (k)
-			evict_victims(r, r->evict_area, v, k, &r->evict_c,
-				      &err);
+			evict_victims(r, r->evict_area,
+				      r->evict_area +
+					      UM_EVICT_BATCH * r->page_size,
+				      v, k, &r->evict_c, &err);
 	}
 	pthread_mutex_unlock(&r->evict_lock);
 	return err;
@@ -408,7 +443,9 @@ int um_evict_to(struct umove_region *r, size_t target)
 	while (atomic_load(&r->charged) > target) {
 		size_t need = atomic_load(&r->charged) - target;
 
-		if (!um_evict(r, r->evict_area, need, &r->evict_c, &err))
+		if (!um_evict(r, r->evict_area,
+			      r->evict_area + UM_EVICT_BATCH * r->page_size,
+			      need, &r->evict_c, &err))
 			break;
 	}
 	pthread_mutex_unlock(&r->evict_lock);

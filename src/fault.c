@@ -335,7 +335,10 @@ static void make_room(struct um_worker *w, size_t n)
 	if (charged <= limit)
 		return;
 	need = charged - limit < n ? charged - limit : n;
-	got = um_evict(r, w->staging, need, &w->c, NULL);
+	got = um_evict(r, w->staging,
+		       w->staging +
+			       (1 + (size_t)r->cfg.readahead) * r->page_size,
+		       need, &w->c, NULL);
 	if (got < need)
 		count(&w->c.limit_overshoot, need - got);
 }
@@ -473,9 +476,17 @@ void um_workers_quiesce(struct umove_region *r)
 	}
 }
 
+/* (1 + readahead) staging pages, and as many bounce pages if evicting by
+ * copy (UMOVE_EVICT_COPY). */
+static size_t staging_len(const struct umove_region *r)
+{
+	return um_slot_factor(r) * (1 + (size_t)r->cfg.readahead) *
+	       r->page_size;
+}
+
 static int worker_init(struct um_worker *w, struct umove_region *r)
 {
-	size_t len = (1 + (size_t)r->cfg.readahead) * r->page_size;
+	size_t len = staging_len(r);
 
 	w->region = r;
 	w->staging = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -527,7 +538,6 @@ void um_workers_stop(struct umove_region *r)
 		pthread_join(r->workers[i].thread, NULL);
 	for (unsigned i = 0; i < r->cfg.threads && r->workers; i++)
 		if (r->workers[i].staging)
-			munmap(r->workers[i].staging,
-			       (1 + (size_t)r->cfg.readahead) * r->page_size);
+			munmap(r->workers[i].staging, staging_len(r));
 	r->nworkers = 0;
 }

@@ -80,7 +80,7 @@ int umove_region_config_set_fill(struct umove_region_config *cfg, int fill)
 int umove_region_config_set_flags(struct umove_region_config *cfg,
 				  unsigned flags)
 {
-	if (!cfg || (flags & ~UMOVE_EMULATE))
+	if (!cfg || (flags & ~(UMOVE_EMULATE | UMOVE_EVICT_COPY)))
 		return -EINVAL;
 	cfg->flags = flags;
 	return 0;
@@ -139,7 +139,8 @@ static int setup(struct umove_region *r)
 	const uint64_t events = UMOVE_FEATURE_EVENT_REMOVE |
 				UMOVE_FEATURE_EVENT_UNMAP |
 				UMOVE_FEATURE_EVENT_REMAP;
-	int err = umove_open_features(&r->um, r->cfg.flags, events);
+	int err = umove_open_features(&r->um, r->cfg.flags & UMOVE_EMULATE,
+				      events);
 
 	if (err)
 		return err;

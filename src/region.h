@@ -69,7 +69,7 @@ struct um_counters {
 struct um_worker {
 	struct umove_region *region;
 	pthread_t thread;
-	char *staging; /* (1 + readahead) pages, MADV_DONTFORK */
+	char *staging; /* (1 + readahead) pages (x2: UMOVE_EVICT_COPY) */
 	struct um_counters c;
 	/*
 	 * Odd while the handler holds messages it has read but not applied.
@@ -129,8 +129,9 @@ void um_hash_pages(struct umove_region *r, size_t p, size_t n, const char *buf);
 int um_evict_setup(struct umove_region *r);
 void um_evict_teardown(struct umove_region *r);
 int um_register_staging(struct umove_region *r, void *staging, size_t pages);
-size_t um_evict(struct umove_region *r, char *slots, size_t max,
+size_t um_evict(struct umove_region *r, char *slots, char *bounce, size_t max,
 		struct um_counters *c, int *err);
+size_t um_slot_factor(const struct umove_region *r);
 int um_evict_to(struct umove_region *r, size_t target);
 int um_evict_range(struct umove_region *r, size_t p, size_t n);
 void um_mark_cold(struct umove_region *r, size_t p, size_t n);

@@ -117,6 +117,8 @@ static void require_move(void)
 			     "eviction needs it");
 }
 
+static unsigned evict_flags; /* set by a test before map_limited */
+
 static struct umove_region *map_limited(struct umove_store *st, size_t pages,
 					size_t limit_pages, unsigned threads,
 					unsigned readahead, int fill)
@@ -130,6 +132,7 @@ static struct umove_region *map_limited(struct umove_store *st, size_t pages,
 	expect_ret(umove_region_config_set_readahead(cfg, readahead), 0);
 	expect_ret(umove_region_config_set_fill(cfg, fill), 0);
 	expect_ret(umove_region_config_set_limit(cfg, limit_pages * PG), 0);
+	expect_ret(umove_region_config_set_flags(cfg, evict_flags), 0);
 	expect_ret(umove_map(&r, st, 0, pages * PG, cfg), 0);
 	drop(cfg);
 	umove_region_config_free(cfg);
@@ -272,15 +275,19 @@ Test(evict, emulated_refuses_limit)
 struct fill_param {
 	int fill;
 	unsigned readahead;
+	unsigned flags; /* 0 or UMOVE_EVICT_COPY */
 };
 
 ParameterizedTestParameters(evict, scan_stays_under_limit)
 {
-	static struct fill_param p[] = {{UMOVE_FILL_MOVE, 0},
-					{UMOVE_FILL_MOVE, 15},
-					{UMOVE_FILL_COPY, 0},
-					{UMOVE_FILL_COPY, 15}};
-	return cr_make_param_array(struct fill_param, p, 4);
+	static struct fill_param p[] = {
+		{UMOVE_FILL_MOVE, 0, 0},
+		{UMOVE_FILL_MOVE, 15, 0},
+		{UMOVE_FILL_COPY, 0, 0},
+		{UMOVE_FILL_COPY, 15, 0},
+		{UMOVE_FILL_MOVE, 15, UMOVE_EVICT_COPY},
+	};
+	return cr_make_param_array(struct fill_param, p, 5);
 }
 
 /*
@@ -299,6 +306,7 @@ ParameterizedTest(struct fill_param *fp, evict, scan_stays_under_limit)
 	char *base;
 
 	require_move();
+	evict_flags = fp->flags;
 	st = ms_open(&m, n);
 	r = map_limited(st, n, limit, 1, fp->readahead, fp->fill);
 	base = umove_region_addr(r);
@@ -329,9 +337,10 @@ ParameterizedTest(struct fill_param *fp, evict, scan_stays_under_limit)
 
 ParameterizedTestParameters(evict, changed_pages_written_once)
 {
-	static struct fill_param p[] = {{UMOVE_FILL_MOVE, 3},
-					{UMOVE_FILL_COPY, 3}};
-	return cr_make_param_array(struct fill_param, p, 2);
+	static struct fill_param p[] = {{UMOVE_FILL_MOVE, 3, 0},
+					{UMOVE_FILL_COPY, 3, 0},
+					{UMOVE_FILL_MOVE, 3, UMOVE_EVICT_COPY}};
+	return cr_make_param_array(struct fill_param, p, 3);
 }
 
 /*
@@ -349,6 +358,7 @@ ParameterizedTest(struct fill_param *fp, evict, changed_pages_written_once)
 	char *base;
 
 	require_move();
+	evict_flags = fp->flags;
 	st = ms_open(&m, n);
 	r = map_limited(st, n, limit, 2, fp->readahead, fp->fill);
 	base = umove_region_addr(r);
@@ -663,8 +673,8 @@ static size_t model_mib(void)
 
 ParameterizedTestParameters(evict, model_random_rw)
 {
-	static struct fill_param p[] = {{UMOVE_FILL_MOVE, 3},
-					{UMOVE_FILL_COPY, 3}};
+	static struct fill_param p[] = {{UMOVE_FILL_MOVE, 3, 0},
+					{UMOVE_FILL_COPY, 3, 0}};
 	return cr_make_param_array(struct fill_param, p, 2);
 }
 
