@@ -17,5 +17,13 @@ for ex in examples/*.c; do
 	echo "install-check: $ex builds against the installed library and runs"
 done
 test -x "$prefix/bin/umove" && "$prefix/bin/umove" --version >/dev/null
-MANPATH="$prefix/share/man" man -w umove_move >/dev/null
+# Every function the library exports has an installed man page.
+missing=0
+for fn in $(nm -D --defined-only "$prefix/lib/libumove.so" | awk '$2 == "T" && $3 ~ /^umove_/ { sub(/@.*/, "", $3); print $3 }'); do
+	if ! MANPATH="$prefix/share/man" man -w 3 "$fn" >/dev/null 2>&1; then
+		echo "install-check: no man page for $fn"
+		missing=1
+	fi
+done
+[ "$missing" = 0 ]
 echo "install-check: header, libraries, umove.pc, CLI and man pages installed"
