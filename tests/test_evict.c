@@ -25,6 +25,7 @@
 #define MODEL_TIMEOUT 120
 
 TestSuite(evict, .timeout = TEST_TIMEOUT, .fini = close_stores);
+TestSuite(evict_model, .timeout = MODEL_TIMEOUT, .fini = close_stores);
 
 /* --- a store in memory that counts writes per page and can fail them ---- */
 
@@ -671,7 +672,7 @@ static size_t model_mib(void)
 	return mib ? mib : 1024;
 }
 
-ParameterizedTestParameters(evict, model_random_rw)
+ParameterizedTestParameters(evict_model, random_rw)
 {
 	static struct fill_param p[] = {{UMOVE_FILL_MOVE, 3, 0},
 					{UMOVE_FILL_COPY, 3, 0}};
@@ -679,8 +680,7 @@ ParameterizedTestParameters(evict, model_random_rw)
 }
 
 /* 1 GiB under a 64 MiB limit (UMOVE_TEST_STRESS_MIB: 1/16 of it). */
-ParameterizedTest(struct fill_param *fp, evict, model_random_rw,
-		  .timeout = MODEL_TIMEOUT)
+ParameterizedTest(struct fill_param *fp, evict_model, random_rw)
 {
 	const size_t n = model_mib() << 20 >> 12, limit = n / 16;
 	struct model_worker w[MODEL_THREADS];

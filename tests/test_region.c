@@ -277,7 +277,8 @@ Test(region, config_limits)
 	expect_ret(umove_region_config_set_fill(cfg, UMOVE_FILL_MOVE), 0);
 	expect_ret(umove_region_config_set_fill(cfg, UMOVE_FILL_COPY), 0);
 
-	expect_ret(umove_region_config_set_flags(cfg, 1u << 1), -EINVAL);
+	expect_ret(umove_region_config_set_flags(cfg, 1u << 2), -EINVAL);
+	expect_ret(umove_region_config_set_flags(cfg, UMOVE_EVICT_COPY), 0);
 	expect_ret(umove_region_config_set_flags(cfg, 1u << 31), -EINVAL);
 	expect_ret(umove_region_config_set_flags(cfg, ~0u), -EINVAL);
 	expect_ret(umove_region_config_set_flags(cfg, UMOVE_EMULATE), 0);
