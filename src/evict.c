@@ -205,13 +205,13 @@ static uintptr_t page_addr(const struct umove_region *r, size_t p)
 enum victim_fate { KEPT, MOVED, ABSENT };
 
 /* Move one victim into its slot; on EEXIST the slot is emptied once. */
-static enum victim_fate move_one(struct umove_region *r, char *slot, size_t p,
-				 struct um_counters *c)
+static enum victim_fate move_one(struct umove_region *r, struct umove *pool,
+				 char *slot, size_t p, struct um_counters *c)
 {
 	ssize_t got;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		got = umove_move(r->pool_um, slot, (void *)page_addr(r, p),
+		got = umove_move(pool, slot, (void *)page_addr(r, p),
 				 r->page_size, UMOVE_DONTWAKE);
 		if (got > 0)
 			return MOVED;
@@ -227,17 +227,18 @@ static enum victim_fate move_one(struct umove_region *r, char *slot, size_t p,
 }
 
 /* Move a run of victims out with one call, page by page if that fails. */
-static void move_run(struct umove_region *r, char *slots, const size_t *v,
-		     size_t k, enum victim_fate *fate, struct um_counters *c)
+static void move_run(struct umove_region *r, struct umove *pool, char *slots,
+		     const size_t *v, size_t k, enum victim_fate *fate,
+		     struct um_counters *c)
 {
-	ssize_t got = umove_move(r->pool_um, slots, (void *)page_addr(r, v[0]),
+	ssize_t got = umove_move(pool, slots, (void *)page_addr(r, v[0]),
 				 k * r->page_size, UMOVE_DONTWAKE);
 	size_t done = got > 0 ? (size_t)got / r->page_size : 0;
 
 	for (size_t i = 0; i < done; i++)
 		fate[i] = MOVED;
 	for (size_t i = done; i < k; i++)
-		fate[i] = move_one(r, slots + i * r->page_size, v[i], c);
+		fate[i] = move_one(r, pool, slots + i * r->page_size, v[i], c);
 }
 
 /*
@@ -335,18 +336,18 @@ static char *copy_out(struct umove_region *r, char *slots, char *bounce,
 }
 
 /*
- * Evict the n victims v (ascending runs; each already EVICTING, owned by
- * the caller) into slots, which must be registered on pool_um; bounce
- * (with UMOVE_EVICT_COPY) has as many pages. Returns the number of pages
- * that left; *err gets the first write-back error.
+ * Evict the n victims v of region r (ascending runs; each already
+ * EVICTING, owned by the caller) into the slots of to, which may belong to
+ * another region. Returns the number of pages that left; *err gets the
+ * first write-back error.
  */
-static size_t evict_victims(struct umove_region *r, char *slots, char *bounce,
+static size_t evict_victims(struct umove_region *r, const struct um_slots *to,
 			    const size_t *v, size_t n, struct um_counters *c,
 			    int *err)
 {
 	enum victim_fate fate[UM_EVICT_BATCH];
 	size_t i = 0, freed = 0;
-	char *src = slots;
+	char *slots = to->slots, *src = slots;
 
 	/* Slots may hold pages from the last fetch (COPY fill) or eviction. */
 	madvise(slots, n * r->page_size, MADV_DONTNEED);
@@ -355,11 +356,12 @@ static size_t evict_victims(struct umove_region *r, char *slots, char *bounce,
 
 		while (i + k < n && v[i + k] == v[i] + k)
 			k++;
-		move_run(r, slots + i * r->page_size, v + i, k, fate + i, c);
+		move_run(r, to->pool, slots + i * r->page_size, v + i, k,
+			 fate + i, c);
 		i += k;
 	}
-	if (r->cfg.flags & UMOVE_EVICT_COPY)
-		src = copy_out(r, slots, bounce, n, fate);
+	if (to->bounce)
+		src = copy_out(r, slots, to->bounce, n, fate);
 	i = 0;
 	while (i < n) {
 		size_t k = 1;
@@ -380,16 +382,26 @@ static size_t evict_victims(struct umove_region *r, char *slots, char *bounce,
 }
 
 /*
- * Evict up to max pages (at most UM_EVICT_BATCH) chosen by the clock into
- * slots; bounce, used with UMOVE_EVICT_COPY only, has as many pages.
+ * Evict up to max pages (at most UM_EVICT_BATCH) of r, chosen by the
+ * clock, into the slots of to.
  */
-size_t um_evict(struct umove_region *r, char *slots, char *bounce, size_t max,
+size_t um_evict(struct umove_region *r, const struct um_slots *to, size_t max,
 		struct um_counters *c, int *err)
 {
 	size_t v[UM_EVICT_BATCH], n;
 
 	n = pick(r, v, max > UM_EVICT_BATCH ? UM_EVICT_BATCH : max);
-	return n ? evict_victims(r, slots, bounce, v, n, c, err) : 0;
+	return n ? evict_victims(r, to, v, n, c, err) : 0;
+}
+
+/* The slots of a region's evict_area (evict_lock held). */
+static struct um_slots area_slots(struct umove_region *r)
+{
+	char *bounce = r->evict_area + UM_EVICT_BATCH * r->page_size;
+
+	return (struct um_slots){r->pool_um, r->evict_area,
+				 r->cfg.flags & UMOVE_EVICT_COPY ? bounce
+								 : NULL};
 }
 
 /*
@@ -410,11 +422,11 @@ int um_evict_range(struct umove_region *r, size_t p, size_t n)
 		for (; n && k < UM_EVICT_BATCH; p++, n--)
 			if (um_state_cas(r, p, UM_RESIDENT, UM_EVICTING))
 				v[k++] = p;
-		if (k)
-			evict_victims(r, r->evict_area,
-				      r->evict_area +
-					      UM_EVICT_BATCH * r->page_size,
-				      v, k, &r->evict_c, &err);
+		if (k) {
+			struct um_slots to = area_slots(r);
+
+			evict_victims(r, &to, v, k, &r->evict_c, &err);
+		}
 	}
 	pthread_mutex_unlock(&r->evict_lock);
 	return err;
@@ -443,9 +455,9 @@ int um_evict_to(struct umove_region *r, size_t target)
 	while (atomic_load(&r->charged) > target) {
 		size_t need = atomic_load(&r->charged) - target;
 
-		if (!um_evict(r, r->evict_area,
-			      r->evict_area + UM_EVICT_BATCH * r->page_size,
-			      need, &r->evict_c, &err))
+		struct um_slots to = area_slots(r);
+
+		if (!um_evict(r, &to, need, &r->evict_c, &err))
 			break;
 	}
 	pthread_mutex_unlock(&r->evict_lock);

@@ -335,10 +335,7 @@ static void make_room(struct um_worker *w, size_t n)
 	if (charged <= limit)
 		return;
 	need = charged - limit < n ? charged - limit : n;
-	got = um_evict(r, w->staging,
-		       w->staging +
-			       (1 + (size_t)r->cfg.readahead) * r->page_size,
-		       need, &w->c, NULL);
+	got = um_evict(r, &w->slots, need, &w->c, NULL);
 	if (got < need)
 		count(&w->c.limit_overshoot, need - got);
 }
@@ -499,6 +496,9 @@ static int worker_init(struct um_worker *w, struct umove_region *r)
 	madvise(w->staging, len, MADV_DONTFORK);
 	madvise(w->staging, len, MADV_NOHUGEPAGE);
 	/* Eviction moves victims into staging: see pool_um in region.h. */
+	w->slots = (struct um_slots){
+		r->pool_um, w->staging,
+		r->cfg.flags & UMOVE_EVICT_COPY ? w->staging + len / 2 : NULL};
 	return um_register_staging(r, w->staging, 1 + (size_t)r->cfg.readahead);
 }
 

@@ -55,6 +55,14 @@ struct umove_region_config {
 	size_t limit; /* bytes; 0: no limit */
 };
 
+/*
+ * Where evicted pages go: empty staging pages registered on pool, and,
+ * for UMOVE_EVICT_COPY, as many bounce pages (NULL otherwise).
+ */
+struct um_slots {
+	struct umove *pool;
+	char *slots, *bounce;
+};
 /* Fill latency histogram: 4 buckets per power of two of nanoseconds. */
 #define UM_HIST_BUCKETS 160
 
@@ -70,6 +78,7 @@ struct um_worker {
 	struct umove_region *region;
 	pthread_t thread;
 	char *staging; /* (1 + readahead) pages (x2: UMOVE_EVICT_COPY) */
+	struct um_slots slots; /* staging as eviction slots */
 	struct um_counters c;
 	/*
 	 * Odd while the handler holds messages it has read but not applied.
@@ -129,7 +138,7 @@ void um_hash_pages(struct umove_region *r, size_t p, size_t n, const char *buf);
 int um_evict_setup(struct umove_region *r);
 void um_evict_teardown(struct umove_region *r);
 int um_register_staging(struct umove_region *r, void *staging, size_t pages);
-size_t um_evict(struct umove_region *r, char *slots, char *bounce, size_t max,
+size_t um_evict(struct umove_region *r, const struct um_slots *to, size_t max,
 		struct um_counters *c, int *err);
 size_t um_slot_factor(const struct umove_region *r);
 int um_evict_to(struct umove_region *r, size_t target);
