@@ -207,6 +207,10 @@ int umove_unmap_discard(struct umove_region *r);
 int umove_region_set_limit(struct umove_region *r, size_t bytes);
 size_t umove_region_resident(const struct umove_region *r);
 
+/* A limit on what all regions of the process hold together (0: none). */
+int umove_set_global_limit(size_t bytes);
+size_t umove_global_resident(void);
+
 /* Advice on a range of a region (offset and len in bytes, page aligned). */
 enum umove_advice {
 	UMOVE_ADV_DONTNEED = 1, /* evict now, writing back what changed */

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "region.h"
 
@@ -39,14 +40,35 @@ size_t um_slot_factor(const struct umove_region *r)
 
 /* ---- charge ------------------------------------------------------------- */
 
+/*
+ * The process-wide limit (umove_set_global_limit) and what all regions
+ * hold, in pages: with region.c's live list, the library's only state
+ * outside its handles (umove(7)).
+ */
+static _Atomic size_t global_limit, global_charged;
+
 static void charge(struct umove_region *r, uint8_t from, uint8_t to)
 {
 	bool was = um_charged(from), is = um_charged(to);
 
-	if (is && !was)
+	if (is && !was) {
 		atomic_fetch_add(&r->charged, 1);
-	else if (was && !is)
+		atomic_fetch_add(&global_charged, 1);
+	} else if (was && !is) {
 		atomic_fetch_sub(&r->charged, 1);
+		atomic_fetch_sub(&global_charged, 1);
+	}
+}
+
+/* Pages over the process-wide limit, at most max; 0 without a limit. */
+size_t um_global_excess(size_t max)
+{
+	size_t limit = atomic_load(&global_limit);
+	size_t charged = atomic_load(&global_charged);
+
+	if (!limit || charged <= limit)
+		return 0;
+	return charged - limit < max ? charged - limit : max;
 }
 
 void um_state_set(struct umove_region *r, size_t p, size_t n, uint8_t to)
@@ -430,6 +452,54 @@ int um_evict_range(struct umove_region *r, size_t p, size_t n)
 	}
 	pthread_mutex_unlock(&r->evict_lock);
 	return err;
+}
+
+/*
+ * Evict up to max pages for the process-wide limit from the region that
+ * holds the most. With to (a handler's staging), the pages land there, to
+ * be reused by its fetch; without, in the victim region's evict_area.
+ */
+size_t um_evict_global(struct umove_region *self, const struct um_slots *to,
+		       struct um_counters *self_c, size_t max)
+{
+	struct umove_region *q = um_region_hold_largest();
+	struct um_counters *c;
+	size_t got;
+
+	if (!q)
+		return 0;
+	c = q == self ? self_c : &q->evict_c;
+	if (to && to->pool) {
+		got = um_evict(q, to, max, c, NULL);
+	} else {
+		struct um_slots area;
+
+		pthread_mutex_lock(&q->evict_lock);
+		area = area_slots(q);
+		got = um_evict(q, &area, max, c, NULL);
+		pthread_mutex_unlock(&q->evict_lock);
+	}
+	um_region_put(q);
+	return got;
+}
+
+int umove_set_global_limit(size_t bytes)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE), pages = bytes / ps;
+
+	if (bytes && bytes < ps)
+		return -EINVAL;
+	atomic_store(&global_limit, pages);
+	while (um_global_excess(SIZE_MAX))
+		if (!um_evict_global(NULL, NULL, NULL,
+				     um_global_excess(UM_EVICT_BATCH)))
+			return -EBUSY;
+	return 0;
+}
+
+size_t umove_global_resident(void)
+{
+	return atomic_load(&global_charged) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 /* UMOVE_ADV_COLD: no second chance, and the hand goes there next. */

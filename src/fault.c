@@ -327,15 +327,22 @@ static bool claim_fault(struct um_worker *w, size_t p, uintptr_t page)
 static void make_room(struct um_worker *w, size_t n)
 {
 	struct umove_region *r = w->region;
-	size_t limit = atomic_load(&r->limit), charged, need, got;
+	size_t limit = atomic_load(&r->limit), charged, need = 0, got = 0;
 
-	if (!limit || !r->pool_um)
-		return;
 	charged = atomic_load(&r->charged);
-	if (charged <= limit)
-		return;
-	need = charged - limit < n ? charged - limit : n;
-	got = um_evict(r, &w->slots, need, &w->c, NULL);
+	if (limit && r->pool_um && charged > limit) {
+		need = charged - limit < n ? charged - limit : n;
+		got = um_evict(r, &w->slots, need, &w->c, NULL);
+	}
+	/* Then the process-wide limit, from whichever region holds most. */
+	for (size_t g = um_global_excess(n); g; g = um_global_excess(n)) {
+		size_t k = um_evict_global(r, &w->slots, &w->c, g);
+
+		need += g;
+		got += k;
+		if (!k)
+			break;
+	}
 	if (got < need)
 		count(&w->c.limit_overshoot, need - got);
 }

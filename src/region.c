@@ -13,6 +13,7 @@
  *     as after any munmap, instead of waiting forever.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -252,6 +253,38 @@ static bool live_has(const struct umove_region *r)
 	return q != NULL;
 }
 
+/*
+ * The live region holding the most pages that can evict, held against
+ * unmapping until um_region_put: the victim of the process-wide limit.
+ */
+struct umove_region *um_region_hold_largest(void)
+{
+	struct umove_region *best = NULL, *q;
+
+	pthread_mutex_lock(&live_lock);
+	for (q = live_head; q; q = q->live_next)
+		if (q->pool_um &&
+		    (!best ||
+		     atomic_load(&q->charged) > atomic_load(&best->charged)))
+			best = q;
+	if (best)
+		atomic_fetch_add(&best->users, 1);
+	pthread_mutex_unlock(&live_lock);
+	return best;
+}
+
+void um_region_put(struct umove_region *r)
+{
+	atomic_fetch_sub(&r->users, 1);
+}
+
+/* Off the live list: wait for evictions other threads began in it. */
+static void wait_unused(struct umove_region *r)
+{
+	while (atomic_load(&r->users))
+		sched_yield();
+}
+
 int umove_map(struct umove_region **out, struct umove_store *st,
 	      uint64_t first_page, size_t len,
 	      const struct umove_region_config *cfg)
@@ -488,6 +521,7 @@ int umove_unmap(struct umove_region *r)
 	/* Taken off the list first: a concurrent second unmap gets EBADF. */
 	if (!live_take(r))
 		return -EBADF;
+	wait_unused(r);
 	err = sync_region(r);
 	if (err) {
 		live_add(r);
@@ -505,6 +539,7 @@ int umove_unmap_discard(struct umove_region *r)
 		return -EINVAL;
 	if (!live_take(r))
 		return -EBADF;
+	wait_unused(r);
 	atomic_fetch_sub(&r->store->mapped, 1);
 	teardown(r);
 	return 0;

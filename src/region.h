@@ -104,6 +104,7 @@ struct umove_region {
 	pthread_mutex_t sync_lock;	/* one sync at a time; guards sync_c */
 	struct um_counters sync_c;	/* counters of sync and unmap */
 	struct umove_region *live_next; /* the live list; see region.c */
+	atomic_uint users; /* other regions' evictions in progress here */
 
 	/*
 	 * The resident limit (evict.c). Eviction moves victims out of the
@@ -143,6 +144,13 @@ size_t um_evict(struct umove_region *r, const struct um_slots *to, size_t max,
 size_t um_slot_factor(const struct umove_region *r);
 int um_evict_to(struct umove_region *r, size_t target);
 int um_evict_range(struct umove_region *r, size_t p, size_t n);
+size_t um_global_excess(size_t max);
+size_t um_evict_global(struct umove_region *self, const struct um_slots *to,
+		       struct um_counters *self_c, size_t max);
+
+/* region.c */
+struct umove_region *um_region_hold_largest(void);
+void um_region_put(struct umove_region *r);
 void um_mark_cold(struct umove_region *r, size_t p, size_t n);
 
 /* fault.c */

@@ -510,6 +510,131 @@ Test(evict, advice)
 	ms_close(&m, st);
 }
 
+/* --- the process-wide limit --------------------------------------------- */
+
+/*
+ * Two regions without limits of their own under a process-wide limit of
+ * 64 pages: scanning both keeps their pages together under it, each from
+ * evicting whichever region holds more.
+ */
+Test(evict, global_limit_two_regions)
+{
+	const size_t n = 256, limit = 64;
+	struct umove_region *r1, *r2;
+	struct umove_store *st;
+	struct mstore m;
+	char *b1, *b2;
+	size_t most = 0;
+
+	require_move();
+	expect_ret(umove_set_global_limit(PG - 1), -EINVAL);
+	expect_ret(umove_set_global_limit(limit * PG), 0);
+	st = ms_open(&m, 2 * n);
+	r1 = map_limited(st, n, 0, 1, 3, UMOVE_FILL_MOVE);
+	b1 = umove_region_addr(r1);
+	{
+		struct umove_region_config *cfg = NULL;
+
+		expect_ret(umove_region_config_new(&cfg), 0);
+		expect_ret(umove_region_config_set_readahead(cfg, 3), 0);
+		expect_ret(umove_map(&r2, st, n, n * PG, cfg), 0);
+		umove_region_config_free(cfg);
+		hold(r2);
+	}
+	b2 = umove_region_addr(r2);
+	for (size_t p = 0; p < n; p++) {
+		size_t now;
+
+		expect_page(b1 + p * PG, SEED, p, "region 1");
+		fill_page(b2 + p * PG, SEED2, n + p);
+		now = present_pages(b1, n) + present_pages(b2, n);
+		most = now > most ? now : most;
+	}
+	cr_assert_leq(most, limit, "%zu pages present, global limit %zu", most,
+		      limit);
+	cr_assert_leq(umove_global_resident(), (limit + 2 * 4) * PG);
+	cr_assert_eq(umove_global_resident(),
+		     umove_region_resident(r1) + umove_region_resident(r2));
+	for (size_t p = 0; p < n; p++) {
+		expect_page(b1 + p * PG, SEED, p, "region 1, second pass");
+		expect_page(b2 + p * PG, SEED2, n + p, "region 2, second pass");
+	}
+	/* Lowered: both shrink before the call returns. */
+	expect_ret(umove_set_global_limit(16 * PG), 0);
+	cr_assert_leq(present_pages(b1, n) + present_pages(b2, n), 16);
+	cr_assert_leq(umove_global_resident(), 16 * PG);
+	unmap_region(r1);
+	unmap_region(r2);
+	cr_assert_eq(umove_global_resident(), 0);
+	for (size_t p = 0; p < n; p++) {
+		expect_page(m.data + p * PG, SEED, p, "store, region 1");
+		expect_page(m.data + (n + p) * PG, SEED2, n + p,
+			    "store, region 2");
+		cr_assert_eq(atomic_load(&m.writes[n + p]), 1,
+			     "region 2 page %zu written %u times", p,
+			     atomic_load(&m.writes[n + p]));
+	}
+	cr_assert_eq(ms_total_writes(&m), n, "region 1 pages written back");
+	expect_ret(umove_set_global_limit(0), 0);
+	ms_close(&m, st);
+}
+
+struct scanner {
+	char *base;
+	size_t pages, rounds, bad;
+	pthread_t tid;
+};
+
+static void *scanner_main(void *arg)
+{
+	struct scanner *sc = arg;
+
+	for (size_t k = 0; k < sc->rounds; k++)
+		for (size_t p = 0; p < sc->pages; p++)
+			sc->bad += !page_matches(sc->base + p * PG, SEED, p);
+	return NULL;
+}
+
+/*
+ * A region is unmapped, again and again, while faults in another region
+ * evict from it for the process-wide limit: the unmap waits for those
+ * evictions, and nothing is lost or crashes.
+ */
+Test(evict, unmap_during_global_eviction)
+{
+	const size_t n = 128;
+	struct umove_region *a;
+	struct umove_store *st;
+	struct scanner sc;
+	struct mstore m;
+
+	require_move();
+	st = ms_open(&m, 2 * n);
+	a = map_limited(st, n, 0, 2, 0, UMOVE_FILL_MOVE);
+	expect_ret(umove_set_global_limit(n / 2 * PG), 0);
+	sc = (struct scanner){
+		.base = umove_region_addr(a), .pages = n, .rounds = 40};
+	cr_assert_eq(pthread_create(&sc.tid, NULL, scanner_main, &sc), 0);
+	for (int round = 0; round < 30; round++) {
+		struct umove_region *b = NULL;
+		char *bb;
+
+		expect_ret(umove_map(&b, st, n, n * PG, NULL), 0);
+		bb = umove_region_addr(b);
+		for (size_t p = 0; p < n; p += 2)
+			fill_page(bb + p * PG, SEED2, n + p);
+		expect_ret(umove_unmap(b), 0);
+	}
+	pthread_join(sc.tid, NULL);
+	cr_assert_eq(sc.bad, 0, "%zu pages of region a read wrong", sc.bad);
+	for (size_t p = 0; p < n; p++)
+		expect_page(m.data + (n + p) * PG, p % 2 ? SEED : SEED2, n + p,
+			    "store of the unmapped region");
+	unmap_region(a);
+	expect_ret(umove_set_global_limit(0), 0);
+	ms_close(&m, st);
+}
+
 /* --- fork ---------------------------------------------------------------- */
 
 /*
