@@ -226,23 +226,20 @@ static uintptr_t page_addr(const struct umove_region *r, size_t p)
 
 enum victim_fate { KEPT, MOVED, ABSENT };
 
-/* Move one victim into its slot; on EEXIST the slot is emptied once. */
+/*
+ * Move one victim into its slot. A slot is never emptied here: if it is
+ * occupied (EEXIST: the emptying before failed), the victim stays.
+ */
 static enum victim_fate move_one(struct umove_region *r, struct umove *pool,
 				 char *slot, size_t p, struct um_counters *c)
 {
-	ssize_t got;
-
-	for (int attempt = 0; attempt < 2; attempt++) {
-		got = umove_move(pool, slot, (void *)page_addr(r, p),
+	ssize_t got = umove_move(pool, slot, (void *)page_addr(r, p),
 				 r->page_size, UMOVE_DONTWAKE);
-		if (got > 0)
-			return MOVED;
-		if (got == -ENOENT)
-			return ABSENT; /* discarded by the application */
-		if (got != -EEXIST)
-			break;
-		madvise(slot, r->page_size, MADV_DONTNEED);
-	}
+
+	if (got > 0)
+		return MOVED;
+	if (got == -ENOENT)
+		return ABSENT; /* discarded by the application */
 	/* EBUSY: pinned or shared (KSM); EINVAL: mlocked. Keep it. */
 	atomic_fetch_add_explicit(&c->evict_busy, 1, memory_order_relaxed);
 	return KEPT;

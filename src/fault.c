@@ -114,12 +114,17 @@ static void set_state(struct umove_region *r, size_t p, size_t n, uint8_t s)
 	um_state_set(r, p, n, s);
 }
 
-/* Installed: resident, and spared by the clock hand's next pass. */
+/*
+ * Installed: resident, and spared by the clock hand's next pass. Only a
+ * page still FILLING becomes RESIDENT: one the application unmapped
+ * meanwhile stays GONE.
+ */
 static void set_resident(struct umove_region *r, size_t p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		atomic_store_explicit(&r->ref[p + i], 1, memory_order_relaxed);
-	um_state_set(r, p, n, UM_RESIDENT);
+		um_state_cas(r, p + i, UM_FILLING, UM_RESIDENT);
+	}
 }
 
 static int fetch(struct um_worker *w, size_t p, size_t n)
@@ -306,8 +311,15 @@ static bool claim_fault(struct um_worker *w, size_t p, uintptr_t page)
 	 * without an event we applied yet (or during a sync). Fill it again.
 	 */
 	if ((s == UM_RESIDENT || s == UM_SYNCING) && !page_present(r, p) &&
-	    claim(r, p, s))
-		return true;
+	    claim(r, p, s)) {
+		/*
+		 * The page may have been evicted and filled again between the
+		 * look and the claim: then it is there, and stays as it is.
+		 */
+		if (!page_present(r, p))
+			return true;
+		um_state_cas(r, p, UM_FILLING, s);
+	}
 	/* The owner of a page in flight wakes it when it lets go. */
 	if (s == UM_FILLING || s == UM_EVICTING) {
 		count(&w->c.faults_joined, 1);

@@ -709,6 +709,7 @@ struct model_worker {
 	unsigned id;
 	pthread_t tid;
 	size_t bad, first_bad;
+	int first_held, first_want; /* versions, for the failure message */
 };
 
 static uint64_t xs(uint64_t *s)
@@ -725,6 +726,17 @@ static bool model_page_ok(const struct model *m, size_t p)
 
 	return v ? page_matches(m->base + p * PG, SEED2 + v, p)
 		 : page_matches(m->base + p * PG, SEED, p);
+}
+
+/* Which version a page holds, for a failure message: -1 if none. */
+static int held_version(const struct model *m, size_t p)
+{
+	if (page_matches(m->base + p * PG, SEED, p))
+		return 0;
+	for (int v = 1; v <= 200; v++)
+		if (page_matches(m->base + p * PG, SEED2 + v, p))
+			return v;
+	return -1;
 }
 
 static void *model_main(void *arg)
@@ -745,6 +757,8 @@ static void *model_main(void *arg)
 			m->version[p] = v;
 		} else if (!model_page_ok(m, p) && !w->bad++) {
 			w->first_bad = p;
+			w->first_held = held_version(m, p);
+			w->first_want = m->version[p];
 		}
 	}
 	return NULL;
@@ -841,8 +855,9 @@ ParameterizedTest(struct fill_param *fp, evict_model, random_rw)
 	for (unsigned i = 0; i < MODEL_THREADS; i++)
 		cr_assert_eq(w[i].bad, 0,
 			     "thread %u: %zu reads differ from the model, "
-			     "first page %zu",
-			     i, w[i].bad, w[i].first_bad);
+			     "first page %zu (held version %d, want %d)",
+			     i, w[i].bad, w[i].first_bad, w[i].first_held,
+			     w[i].first_want);
 	cr_assert_gt(m.samples, 0);
 	/* A run is charged when claimed, before room is made for it. */
 	cr_assert_leq(m.most_charged,
@@ -861,7 +876,9 @@ ParameterizedTest(struct fill_param *fp, evict_model, random_rw)
 	cr_assert_eq(s.read_errors + s.write_errors + s.pages_poisoned, 0);
 	for (size_t p = 0; p < n; p++)
 		cr_assert(model_page_ok(&m, p),
-			  "page %zu differs from the model", p);
+			  "page %zu differs from the model: it holds version "
+			  "%d, the model says %d (-1: none)",
+			  p, held_version(&m, p), m.version[p]);
 	unmap_region(r);
 	for (size_t p = 0; p < n; p++) {
 		uint8_t v = m.version[p];
