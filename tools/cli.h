@@ -112,6 +112,9 @@ int cmd_bench_fault(int argc, char **argv);
 /* bench_store.c: O_DIRECT reads of the file store, pread vs io_uring. */
 int cmd_bench_store(int argc, char **argv);
 
+/* bench_evict.c: paging under a resident limit, eviction by move vs copy. */
+int cmd_bench_evict(int argc, char **argv);
+
 /* probe.c */
 int cmd_probe(int argc, char **argv);
 

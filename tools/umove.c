@@ -27,6 +27,9 @@ static const struct cli_cmd bench_cmds[] = {
 	{"store", cmd_bench_store, NULL,
 	 "[--size MiB] [--runs N] [--cold] [--json]",
 	 "O_DIRECT reads of the file store: pread vs io_uring"},
+	{"evict", cmd_bench_evict, NULL,
+	 "[--size MiB] [--ops N] [--runs N] [--json]",
+	 "paging under a resident limit: MOVE + recycling vs copy-based"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
