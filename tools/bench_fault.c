@@ -414,19 +414,10 @@ static int make_orders(struct fault_ctx *c)
 	return 0;
 }
 
-/* sync, then drop the clean page cache: what --cold does before each run. */
+/* The clean page cache: what --cold drops before each run. */
 static int drop_caches(void)
 {
-	int fd, err = 0;
-
-	sync();
-	fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "1", 1) != 1)
-		err = -errno;
-	close(fd);
-	return err;
+	return cli_drop_caches("1");
 }
 
 /* ---- 1. the kernel's paging --------------------------------------------- */

@@ -254,19 +254,10 @@ static int make_runs(struct store_ctx *c, struct store_result *r)
 	return 0;
 }
 
-/* sync, then drop the clean caches: what --cold does before each run. */
+/* The clean caches: what --cold drops before each run. */
 static int drop_caches(void)
 {
-	int fd, err = 0;
-
-	sync();
-	fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "3", 1) != 1)
-		err = -errno;
-	close(fd);
-	return err;
+	return cli_drop_caches("3");
 }
 
 /* ---- the readers -------------------------------------------------------- */

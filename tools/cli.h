@@ -41,6 +41,7 @@ int cli_bad_option(const char *cmd, const char *usage, int c, int argc,
 int cli_parse_count(const char *cmd, const char *opt, const char *arg,
 		    unsigned long min, unsigned long max, unsigned long *out);
 bool cli_env_emulate(void);
+int cli_drop_caches(const char *what);
 const char *cli_emulation_reason(const struct umove *um);
 const char *cli_version(void);
 

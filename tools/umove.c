@@ -7,9 +7,11 @@
  * helpers that every command's option parser shares.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <umove.h>
 
@@ -159,6 +161,25 @@ int cli_parse_count(const char *cmd, const char *opt, const char *arg,
 	}
 	*out = v;
 	return 0;
+}
+
+/*
+ * sync, then drop clean caches through /proc/sys/vm/drop_caches (what is
+ * "1": the page cache, "3": also dentries and inodes): what --cold does
+ * before each run. Needs root; 0 or -errno.
+ */
+int cli_drop_caches(const char *what)
+{
+	int fd, err = 0;
+
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, what, strlen(what)) != (ssize_t)strlen(what))
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 /* Mirrors the library's rule: any value other than "" and "0" forces it. */
