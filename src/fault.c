@@ -109,11 +109,6 @@ static size_t claim_run(struct umove_region *r, size_t p)
 	return n;
 }
 
-static void set_state(struct umove_region *r, size_t p, size_t n, uint8_t s)
-{
-	um_state_set(r, p, n, s);
-}
-
 /*
  * Installed: resident, and spared by the clock hand's next pass. Only a
  * page still FILLING becomes RESIDENT: one the application unmapped
@@ -231,9 +226,9 @@ static void give_up(struct um_worker *w, size_t p, ssize_t err)
 	uintptr_t addr = page_addr(r, p);
 
 	if (err == -ENOENT) { /* unmapped (munmap, mremap) */
-		set_state(r, p, 1, UM_GONE);
+		um_state_set(r, p, 1, UM_GONE);
 	} else {
-		set_state(r, p, 1, UM_POISONED);
+		um_state_set(r, p, 1, UM_POISONED);
 		poison(w, addr);
 	}
 	umove_wake(r->um, (void *)addr, r->page_size);
@@ -380,13 +375,13 @@ static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
 	err = fetch(w, p, n);
 	if (err && n > 1) {
 		/* A bad page ahead must not fail this fault: fetch it alone. */
-		set_state(r, p + 1, n - 1, UM_EMPTY);
+		um_state_set(r, p + 1, n - 1, UM_EMPTY);
 		wake_pages(w, p + 1, n - 1);
 		n = 1;
 		err = fetch(w, p, n);
 	}
 	if (err) {
-		set_state(r, p, 1, UM_POISONED);
+		um_state_set(r, p, 1, UM_POISONED);
 		poison(w, page);
 		return;
 	}
