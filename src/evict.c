@@ -233,8 +233,8 @@ enum victim_fate { KEPT, MOVED, ABSENT };
 static enum victim_fate move_one(struct umove_region *r, struct umove *pool,
 				 char *slot, size_t p, struct um_counters *c)
 {
-	ssize_t got = umove_move(pool, slot, (void *)page_addr(r, p),
-				 r->page_size, UMOVE_DONTWAKE);
+	ssize_t got = um_move_into_empty(pool, slot, (void *)page_addr(r, p),
+					 r->page_size, UMOVE_DONTWAKE);
 
 	if (got > 0)
 		return MOVED;
@@ -250,8 +250,9 @@ static void move_run(struct umove_region *r, struct umove *pool, char *slots,
 		     const size_t *v, size_t k, enum victim_fate *fate,
 		     struct um_counters *c)
 {
-	ssize_t got = umove_move(pool, slots, (void *)page_addr(r, v[0]),
-				 k * r->page_size, UMOVE_DONTWAKE);
+	ssize_t got =
+		um_move_into_empty(pool, slots, (void *)page_addr(r, v[0]),
+				   k * r->page_size, UMOVE_DONTWAKE);
 	size_t done = got > 0 ? (size_t)got / r->page_size : 0;
 
 	for (size_t i = 0; i < done; i++)
@@ -272,8 +273,8 @@ static void move_back(struct umove_region *r, char *slots, const size_t *v,
 		void *dst = (void *)page_addr(r, v[i]);
 		char *slot = slots + i * r->page_size;
 
-		if (umove_move(r->um, dst, slot, r->page_size, UMOVE_DONTWAKE) >
-			    0 ||
+		if (um_move_into_empty(r->um, dst, slot, r->page_size,
+				       UMOVE_DONTWAKE) > 0 ||
 		    umove_copy(r->um, dst, slot, r->page_size, UMOVE_DONTWAKE) >
 			    0)
 			um_state_cas(r, v[i], UM_EVICTING, UM_RESIDENT);

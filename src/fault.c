@@ -202,7 +202,7 @@ static ssize_t install_call(struct um_worker *w, size_t p, size_t off, size_t n,
 		return umove_copy(r->um, dst, src, len, UMOVE_DONTWAKE);
 	}
 	count(&w->c.moves, 1);
-	return umove_move(r->um, dst, src, len, UMOVE_DONTWAKE);
+	return um_move_into_empty(r->um, dst, src, len, UMOVE_DONTWAKE);
 }
 
 /*

@@ -88,5 +88,8 @@ int um_check_pair(const struct umove *um, uintptr_t dst, uintptr_t src,
 		  size_t len);
 ssize_t um_move_emulated(struct umove *um, uintptr_t dst, uintptr_t src,
 			 size_t len, unsigned flags);
+/* umove_move for a dst known to hold nothing: the library's own moves. */
+ssize_t um_move_into_empty(struct umove *um, void *dst, void *src, size_t len,
+			   unsigned flags);
 
 #endif /* UM_INTERNAL_H */

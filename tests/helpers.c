@@ -496,6 +496,43 @@ void sleep_ms(long ms)
 		;
 }
 
+#define COMPACT_PATH "/proc/sys/vm/compact_memory"
+
+static void *compactor_main(void *arg)
+{
+	struct compactor *c = arg;
+
+	while (!atomic_load(&c->stop)) {
+		int fd = open(COMPACT_PATH, O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			if (write(fd, "1", 1) != 1)
+				break;
+			close(fd);
+		}
+		sleep_ms(50);
+	}
+	return NULL;
+}
+
+bool compactor_start(struct compactor *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (access(COMPACT_PATH, W_OK))
+		return false;
+	c->running = !pthread_create(&c->tid, NULL, compactor_main, c);
+	return c->running;
+}
+
+void compactor_stop(struct compactor *c)
+{
+	if (!c->running)
+		return;
+	atomic_store(&c->stop, true);
+	pthread_join(c->tid, NULL);
+	c->running = false;
+}
+
 static struct umove_store *stores[8];
 
 struct umove_store *track(struct umove_store *st)

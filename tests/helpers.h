@@ -151,4 +151,18 @@ void close_stores(void);
 /* Skips a test that assumes 4 KiB pages. */
 void need_4k(void);
 
+/*
+ * A thread that makes the kernel migrate pages (compaction, every 50 ms)
+ * while a test runs: moves then retry inside the kernel, which is where
+ * Linux 6.18 misreports them. Root only: compactor_start() returns false,
+ * and starts nothing, where /proc/sys/vm/compact_memory is not writable.
+ */
+struct compactor {
+	pthread_t tid;
+	atomic_bool stop;
+	bool running;
+};
+bool compactor_start(struct compactor *c);
+void compactor_stop(struct compactor *c);
+
 #endif /* UMOVE_TESTS_HELPERS_H */
