@@ -17,13 +17,15 @@
  *   copies them in: what a pager without page moves does;
  *
  * and the two mixed ones, which tell the fill's share from the eviction's.
- * Where a cgroup v2 memory controller and swap exist, the kernel does the
- * same under memory.max = L, in a child placed in a scratch cgroup.
+ * Where a memory controller (cgroup v2, else v1) and swap exist, the kernel
+ * does the same under a limit of L, in a child placed in a scratch cgroup:
+ * once paging to swap, once through zswap, the kernel's compressed cache in
+ * RAM. As root, --kernel-swap makes a swap file for the run.
  *
  * A run maps a fresh region for each variant and limit and first reads
  * its last L pages, untimed, so that the region is full; then it times
  * the three orders one after the other on that region, each starting with
- * the region at its limit: every miss evicts. (The kernel variant maps
+ * the region at its limit: every miss evicts. (The kernel rows map
  * afresh for each order, in a child of its own.) Timed: the accesses
  * only. Each access is timed on its own (one
  * clock read per access, a few tens of ns); given the F misses the handler
@@ -42,12 +44,14 @@
 #include <mntent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,7 +69,8 @@
 #define EVICT_THETA 0.99	   /* of the zipfian order */
 #define EVICT_WRITE 0x80000000u	   /* in a sequence entry: write too */
 #define EVICT_STALL_S 30 /* no progress for this long: a fault is lost */
-#define EVICT_CG_SLACK ((size_t)16 << 20) /* memory.max above L */
+#define EVICT_CG_SLACK ((size_t)16 << 20) /* the cgroup's limit above L */
+#define EVICT_MAX_SWAP_MIB 65536	  /* --kernel-swap */
 #define EVICT_CHUNK ((size_t)1 << 20)	  /* bytes copied per watchdog step */
 
 enum evict_pattern { PAT_SEQ, PAT_RANDOM, PAT_ZIPF, EVICT_PATTERNS };
@@ -80,9 +85,12 @@ enum evict_variant {
 	V_MOVE_FILL, /* MOVE fill, eviction by copy-out */
 	V_MOVE_RA,
 	V_COPY_RA,
-	V_KERNEL,
+	V_KERNEL, /* the kernel rows come last, in this order */
+	V_ZSWAP,
 	EVICT_VARIANTS
 };
+
+#define KERNEL_ROWS (EVICT_VARIANTS - V_KERNEL)
 
 struct evict_def {
 	const char *key;   /* JSON */
@@ -108,7 +116,9 @@ static const struct evict_def defs[EVICT_VARIANTS] = {
 	 0, 15, true, V_COPY_RA},
 	{"copy_ra15", "copy-based, ra 15", false, UMOVE_FILL_COPY,
 	 UMOVE_EVICT_COPY, 15, true, V_COPY_RA},
-	{"kernel_memory_max_swap", "kernel, memory.max + swap", true, 0, 0, 0,
+	{"kernel_memory_max_swap", "kernel, limit + swap", true, 0, 0, 0, false,
+	 V_COPY},
+	{"kernel_memory_max_zswap", "kernel, limit + zswap", true, 0, 0, 0,
 	 false, V_COPY},
 };
 
@@ -134,6 +144,7 @@ enum {
 	S_OVER,	   /* limit_overshoot */
 	S_FILL50,  /* the library's fill latency since mapping, ns */
 	S_FILL99,
+	S_ZSWAP, /* kernel: of the pages evicted, those zswap took */
 	S_COLS
 };
 
@@ -143,12 +154,29 @@ struct evict_cell {
 	double med[S_COLS];	/* medians over the runs; NAN when unknown */
 };
 
-/* Whether the kernel can be measured here, and the scratch cgroup. */
+enum cgroup_kind { CG_NONE, CG_V1, CG_V2 };
+
+/*
+ * Whether the kernel can be measured here, and what the command changed
+ * for it. The signal handlers undo those changes too: the flags say what
+ * exists, and are set only once the path they refer to is complete.
+ */
 struct kernel_env {
-	bool cgroup2_memory, swap, zswap, usable;
-	char mnt[200];	/* the cgroup v2 mount, "" if none */
-	char cg[256];	/* the scratch cgroup once created, else "" */
-	char why[1024]; /* why not measured */
+	enum cgroup_kind cgroup; /* the memory controller's hierarchy */
+	bool swap;		 /* swap was configured before the command */
+	bool zswap;		 /* zswap was enabled before the command */
+	bool zswap_param;	 /* zswap can be switched on and off */
+	bool usable;
+	size_t swap_mib;	/* --kernel-swap, else 0 */
+	const char *limit_file; /* memory.max or memory.limit_in_bytes */
+	pid_t owner;		/* the process that undoes the changes */
+	volatile sig_atomic_t cg_made, swapfile_made, swap_on, zswap_changed;
+	char mnt[200];	     /* the memory controller's mount, "" if none */
+	char cg[256];	     /* the scratch cgroup */
+	char swapfile[64];   /* the swap file made for --kernel-swap */
+	char compressor[32]; /* zswap's, "" if unknown */
+	char why[1024];	     /* why no kernel row is measured */
+	char row_why[KERNEL_ROWS][512]; /* why this kernel row is not */
 };
 
 struct evict_result {
@@ -615,7 +643,15 @@ static int run_umove(struct evict_ctx *c, const struct evict_result *res, int v,
 	return 0;
 }
 
-/* ---- the kernel under memory.max ---------------------------------------- */
+/* ---- the kernel under a cgroup's limit ---------------------------------- */
+
+#define ZSWAP_ENABLED "/sys/module/zswap/parameters/enabled"
+#define ZSWAP_COMPRESSOR "/sys/module/zswap/parameters/compressor"
+#define SWAP_DIR "/var/tmp" /* on disk: swapon refuses a file on tmpfs */
+#define STOP_SIGNALS 3
+
+/* Whose changes the signal handlers and the watchdog undo. */
+static struct kernel_env *_Atomic live_kenv;
 
 static int write_file(const char *path, const char *text)
 {
@@ -649,6 +685,20 @@ static bool file_has_word(const char *path, const char *word)
 	return false;
 }
 
+/* The first line of the small file at path, without its newline. */
+static void read_line(const char *path, char *buf, size_t size)
+{
+	FILE *fp = fopen(path, "re");
+
+	buf[0] = '\0';
+	if (!fp)
+		return;
+	if (!fgets(buf, (int)size, fp))
+		buf[0] = '\0';
+	fclose(fp);
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
 /* Lines of /proc/swaps after its header: active swap areas. */
 static bool have_swap(void)
 {
@@ -672,52 +722,92 @@ static void add_why(struct kernel_env *k, const char *why)
 		 why);
 }
 
-static void kernel_detect(struct kernel_env *k)
+/* The memory controller's hierarchy: cgroup v2 where it has it, else v1. */
+static void find_memory_cgroup(struct kernel_env *k)
 {
 	FILE *mounts = setmntent("/proc/self/mounts", "re");
-	bool v1_memory = false;
+	char v1[sizeof(k->mnt)] = "", v2[sizeof(k->mnt)] = "",
+	     path[sizeof(k->mnt) + 32];
 	struct mntent *m;
-	char path[512];
 
-	memset(k, 0, sizeof(*k));
 	while (mounts && (m = getmntent(mounts))) {
-		if (!strcmp(m->mnt_type, "cgroup2") && !k->mnt[0])
-			snprintf(k->mnt, sizeof(k->mnt), "%s", m->mnt_dir);
+		if (!strcmp(m->mnt_type, "cgroup2") && !v2[0])
+			snprintf(v2, sizeof(v2), "%s", m->mnt_dir);
 		else if (!strcmp(m->mnt_type, "cgroup") &&
-			 hasmntopt(m, "memory"))
-			v1_memory = true;
+			 hasmntopt(m, "memory") && !v1[0])
+			snprintf(v1, sizeof(v1), "%s", m->mnt_dir);
 	}
 	if (mounts)
 		endmntent(mounts);
-	if (k->mnt[0]) {
-		snprintf(path, sizeof(path), "%s/cgroup.controllers", k->mnt);
-		k->cgroup2_memory = file_has_word(path, "memory");
-	}
-	k->swap = have_swap();
-	k->zswap = file_has_word("/sys/module/zswap/parameters/enabled", "Y");
-	if (!k->swap)
-		add_why(k, "no swap configured (a limit without swap would "
-			   "OOM-kill)");
-	if (!k->mnt[0])
-		add_why(k, "no cgroup v2 hierarchy is mounted");
-	else if (!k->cgroup2_memory && v1_memory)
-		add_why(k, "no cgroup v2 memory controller (the memory "
-			   "controller is bound to cgroup v1 here)");
-	else if (!k->cgroup2_memory)
-		add_why(k, "no cgroup v2 memory controller");
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", v2);
+	if (v2[0] && file_has_word(path, "memory"))
+		k->cgroup = CG_V2;
+	else if (v1[0])
+		k->cgroup = CG_V1;
+	else
+		add_why(k, v2[0] ? "no memory controller (none in cgroup v2, "
+				   "and no cgroup v1 memory hierarchy)"
+				 : "no cgroup hierarchy with the memory "
+				   "controller is mounted");
+	memcpy(k->mnt, k->cgroup == CG_V2 ? v2 : v1, sizeof(k->mnt));
 }
 
-/*
- * A scratch cgroup under the cgroup v2 root, with the memory controller
- * enabled for it (the root may hold processes and still delegate).
- */
-static void kernel_setup(struct kernel_env *k)
+/* What the kernel rows need; what stops them all goes to k->why. */
+static void kernel_detect(struct kernel_env *k, size_t swap_mib)
+{
+	memset(k, 0, sizeof(*k));
+	k->swap_mib = swap_mib;
+	find_memory_cgroup(k);
+	k->swap = have_swap();
+	if (swap_mib && geteuid() != 0)
+		add_why(k, "--kernel-swap needs root");
+	else if (!k->swap && !swap_mib)
+		add_why(k, "no swap configured (a limit without swap would "
+			   "OOM-kill; as root, --kernel-swap MiB makes a swap "
+			   "file)");
+	k->zswap = file_has_word(ZSWAP_ENABLED, "Y");
+	k->zswap_param = access(ZSWAP_ENABLED, W_OK) == 0;
+	read_line(ZSWAP_COMPRESSOR, k->compressor, sizeof(k->compressor));
+	if (!k->zswap_param)
+		snprintf(k->row_why[V_ZSWAP - V_KERNEL], sizeof(k->row_why[0]),
+			 "cannot switch zswap on: no writable %s",
+			 ZSWAP_ENABLED);
+}
+
+/* The scratch cgroup under the hierarchy's root, and its limit file. */
+static int cgroup_make(struct kernel_env *k, const char *limit_file)
+{
+	char path[320], why[600];
+	int err;
+
+	snprintf(k->cg, sizeof(k->cg), "%s/umove-bench-evict-%ld", k->mnt,
+		 (long)getpid());
+	if (mkdir(k->cg, 0755)) {
+		err = errno;
+		snprintf(why, sizeof(why), "cannot create the cgroup %s: %s%s",
+			 k->cg, strerror(err),
+			 err == EACCES || err == EPERM ? " (run as root)" : "");
+		add_why(k, why);
+		return -1;
+	}
+	k->cg_made = 1;
+	k->limit_file = limit_file;
+	snprintf(path, sizeof(path), "%s/%s", k->cg, limit_file);
+	if (access(path, W_OK)) {
+		snprintf(why, sizeof(why), "no writable %s: %s", path,
+			 strerror(errno));
+		add_why(k, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The root may hold processes and still delegate the controller. */
+static int cgroup2_setup(struct kernel_env *k)
 {
 	char path[320], why[600];
 	int err = 0;
 
-	if (!k->swap || !k->cgroup2_memory)
-		return;
 	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", k->mnt);
 	if (!file_has_word(path, "memory"))
 		err = write_file(path, "+memory");
@@ -726,41 +816,307 @@ static void kernel_setup(struct kernel_env *k)
 			 "cannot enable the memory controller in %s: %s", path,
 			 strerror(-err));
 		add_why(k, why);
-		return;
+		return -1;
 	}
-	snprintf(k->cg, sizeof(k->cg), "%s/umove-bench-evict-%ld", k->mnt,
-		 (long)getpid());
-	if (mkdir(k->cg, 0755)) {
-		snprintf(why, sizeof(why), "cannot create the cgroup %s: %s",
-			 k->cg, strerror(errno));
+	return cgroup_make(k, "memory.max");
+}
+
+/*
+ * A v1 group swaps as eagerly as its own memory.swappiness says, which it
+ * inherits from its parent (and that may be 0). memory.memsw.limit_in_bytes
+ * stays unlimited, so that swap takes whatever the limit pushes out.
+ */
+static int cgroup1_setup(struct kernel_env *k)
+{
+	char path[320], why[600];
+	int err;
+
+	if (cgroup_make(k, "memory.limit_in_bytes"))
+		return -1;
+	snprintf(path, sizeof(path), "%s/memory.swappiness", k->cg);
+	if (access(path, F_OK))
+		return 0;
+	err = write_file(path, "60");
+	if (err) {
+		snprintf(why, sizeof(why), "writing %s: %s", path,
+			 strerror(-err));
 		add_why(k, why);
-		k->cg[0] = '\0';
-		return;
+		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/memory.max", k->cg);
-	if (access(path, W_OK)) {
-		snprintf(why, sizeof(why), "no writable %s: %s", path,
-			 strerror(errno));
-		add_why(k, why);
-		return;
+	return 0;
+}
+
+/* Zeros, not fallocate: swapon refuses holes, and unwritten extents too. */
+static int swapfile_fill(int fd, size_t bytes)
+{
+	static const char zeros[1 << 16];
+
+	while (bytes) {
+		ssize_t n =
+			write(fd, zeros,
+			      bytes < sizeof(zeros) ? bytes : sizeof(zeros));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		bytes -= (size_t)n;
 	}
+	return fsync(fd) ? -errno : 0;
+}
+
+/* Mode 0600: the file will hold other processes' memory. */
+static int swapfile_create(struct kernel_env *k)
+{
+	int fd, err;
+
+	snprintf(k->swapfile, sizeof(k->swapfile),
+		 SWAP_DIR "/umove-bench-evict-%ld.swap", (long)getpid());
+	fd = open(k->swapfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	k->swapfile_made = 1;
+	err = swapfile_fill(fd, k->swap_mib << 20);
+	if (close(fd) && !err)
+		err = -errno;
+	return err;
+}
+
+/* The swap area's format is util-linux's business: mkswap(8) writes it. */
+static int run_mkswap(struct kernel_env *k, char *why, size_t size)
+{
+	char arg0[] = "mkswap", quiet[] = "-q";
+	char *argv[] = {arg0, quiet, k->swapfile, NULL};
+	int status, err;
+	pid_t pid;
+
+	err = posix_spawnp(&pid, arg0, NULL, NULL, argv, environ);
+	if (err == ENOENT) /* a PATH without the sbin directories */
+		err = posix_spawn(&pid, "/sbin/mkswap", NULL, NULL, argv,
+				  environ);
+	if (err) {
+		snprintf(why, size, "cannot run mkswap: %s", strerror(err));
+		return -1;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			snprintf(why, size, "waiting for mkswap: %s",
+				 strerror(errno));
+			return -1;
+		}
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFSIGNALED(status))
+		snprintf(why, size, "mkswap was killed by signal %d",
+			 WTERMSIG(status));
+	else
+		snprintf(why, size, "mkswap exited with status %d",
+			 WEXITSTATUS(status));
+	return -1;
+}
+
+/*
+ * The swap file of --kernel-swap, at the highest priority: the kernel rows
+ * page to it, not to a slower swap area configured already.
+ */
+static int swap_setup(struct kernel_env *k)
+{
+	char why[600], step[200];
+	int err = swapfile_create(k);
+
+	if (err) {
+		snprintf(step, sizeof(step), "writing it: %s", strerror(-err));
+	} else if (run_mkswap(k, step, sizeof(step))) {
+		err = -1;
+	} else if (swapon(k->swapfile,
+			  SWAP_FLAG_PREFER | SWAP_FLAG_PRIO_MASK)) {
+		err = -errno;
+		snprintf(step, sizeof(step), "swapon: %s%s", strerror(-err),
+			 err == -EINVAL ? " (" SWAP_DIR " must be on a file "
+					  "system that takes swap files)"
+					: "");
+	} else {
+		k->swap_on = 1;
+	}
+	if (!err)
+		return 0;
+	snprintf(why, sizeof(why), "cannot make the swap file %s: %s",
+		 k->swapfile, step);
+	add_why(k, why);
+	return -1;
+}
+
+/*
+ * k->usable once the scratch cgroup and any swap file exist. Whatever was
+ * made, even on a failure, is kernel_teardown's to undo.
+ */
+static void kernel_setup(struct kernel_env *k)
+{
+	k->owner = getpid();
+	live_kenv = k;
+	if (k->why[0])
+		return;
+	if (k->cgroup == CG_V2 ? cgroup2_setup(k) : cgroup1_setup(k))
+		return;
+	if (k->swap_mib && swap_setup(k))
+		return;
 	k->usable = true;
 }
 
-/* The cgroup empties once its last process is reaped: retry briefly. */
-static void kernel_teardown(struct kernel_env *k)
+/* zswap is global: each kernel row sets it; the teardown restores it. */
+static int zswap_switch(struct kernel_env *k, bool on)
+{
+	if (file_has_word(ZSWAP_ENABLED, "Y") == on)
+		return 0;
+	k->zswap_changed = 1; /* first: a signal during the write restores */
+	return write_file(ZSWAP_ENABLED, on ? "Y" : "N");
+}
+
+/*
+ * The undo steps, 0 or -errno. They run in signal handlers too: system
+ * calls only.
+ */
+static int undo_cgroup(struct kernel_env *k)
 {
 	struct timespec ms = {0, 10 * 1000 * 1000};
 
-	if (!k->cg[0])
-		return;
-	for (int i = 0; i < 100 && rmdir(k->cg) && errno == EBUSY; i++)
+	if (!k->cg_made)
+		return 0;
+	/* The cgroup empties once its last process is reaped: retry briefly. */
+	for (int i = 0; rmdir(k->cg) && errno != ENOENT; i++) {
+		if (errno != EBUSY || i == 100)
+			return -errno;
 		nanosleep(&ms, NULL);
-	if (access(k->cg, F_OK) == 0)
+	}
+	k->cg_made = 0;
+	return 0;
+}
+
+static int undo_zswap(struct kernel_env *k)
+{
+	int err;
+
+	if (!k->zswap_changed)
+		return 0;
+	err = write_file(ZSWAP_ENABLED, k->zswap ? "Y" : "N");
+	if (!err)
+		k->zswap_changed = 0;
+	return err;
+}
+
+/* swapoff first: an active swap file, once unlinked, has no name left. */
+static int undo_swap(struct kernel_env *k)
+{
+	if (k->swap_on) {
+		if (swapoff(k->swapfile))
+			return -errno;
+		k->swap_on = 0;
+	}
+	if (k->swapfile_made) {
+		if (unlink(k->swapfile) && errno != ENOENT)
+			return -errno;
+		k->swapfile_made = 0;
+	}
+	return 0;
+}
+
+/* A kernel row's child, killed and reaped so that its cgroup empties. */
+static void kill_kernel_child(void)
+{
+	pid_t child = watch ? atomic_load(&watch->child) : 0;
+
+	if (child > 0 && !kill(child, SIGKILL))
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+}
+
+/* Every change undone; what could not be is said, to be undone by hand. */
+static int kernel_teardown(struct kernel_env *k)
+{
+	int err, ret = 0;
+
+	err = undo_cgroup(k);
+	if (err) {
 		fprintf(stderr,
 			"umove bench evict: cannot remove the cgroup %s: %s\n",
-			k->cg, strerror(errno));
-	k->cg[0] = '\0';
+			k->cg, strerror(-err));
+		ret = -1;
+	}
+	err = undo_zswap(k);
+	if (err) {
+		fprintf(stderr,
+			"umove bench evict: cannot restore %s to %c: %s\n",
+			ZSWAP_ENABLED, k->zswap ? 'Y' : 'N', strerror(-err));
+		ret = -1;
+	}
+	err = undo_swap(k);
+	if (err) {
+		fprintf(stderr,
+			"umove bench evict: cannot %s the swap file %s: %s\n",
+			k->swap_on ? "swapoff" : "remove", k->swapfile,
+			strerror(-err));
+		ret = -1;
+	}
+	live_kenv = NULL;
+	return ret;
+}
+
+/*
+ * From a signal handler: the undo steps, silently. Only in the process
+ * that made the changes: the kernel rows' children inherit the handlers.
+ */
+static void kernel_emergency(void)
+{
+	struct kernel_env *k = live_kenv;
+	int saved = errno;
+
+	if (k && getpid() == k->owner) {
+		kill_kernel_child();
+		(void)undo_cgroup(k);
+		(void)undo_zswap(k);
+		(void)undo_swap(k);
+	}
+	errno = saved;
+}
+
+static const int stop_signals[STOP_SIGNALS] = {SIGINT, SIGTERM, SIGHUP};
+
+/* Interrupted: undo the changes, then die of the signal as before. */
+static void on_stop_signal(int sig)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+	kernel_emergency();
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	raise(sig); /* blocked until the handler returns */
+}
+
+/* A signal ignored when the command started stays ignored. */
+static void catch_stop_signals(struct sigaction *old)
+{
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < STOP_SIGNALS; i++) {
+		sigaction(stop_signals[i], NULL, &old[i]);
+		if (old[i].sa_handler != SIG_IGN)
+			sigaction(stop_signals[i], &sa, NULL);
+	}
+}
+
+static void restore_stop_signals(const struct sigaction *old)
+{
+	for (int i = 0; i < STOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &old[i], NULL);
+}
+
+/* The limit's excess over L: what the child allocates besides the region. */
+static size_t kernel_slack(size_t pages, size_t ops)
+{
+	return EVICT_CG_SLACK + pages * sizeof(uint64_t) +
+	       ops * sizeof(uint32_t);
 }
 
 /* What the child reports through its pipe. */
@@ -769,6 +1125,7 @@ struct kernel_out {
 	int err;    /* errno of the failed step */
 	char step[32];
 	double secs, p50, p99;
+	double swapouts, zswapouts; /* during the timed accesses */
 	uint64_t faults;
 	struct loop_fail f;
 };
@@ -796,35 +1153,68 @@ static void put_pid(char *buf, size_t size, long pid)
 }
 
 /*
- * In the child: join the cgroup, copy the store into a private anonymous
- * mapping (the pages over L go to swap as they are written), read the
- * last L pages, then the timed loop. No stdio, no malloc: the parent has
- * other threads.
+ * A counter of /proc/vmstat, NAN where this kernel has none; by system
+ * calls, for the child. System-wide: other processes' swapping counts too.
  */
-static void kernel_child(const struct evict_ctx *c, int pat, size_t limit,
-			 struct kernel_out *o)
+static double vmstat_count(const char *name)
+{
+	char buf[16384];
+	size_t len = strlen(name), got = 0;
+	int fd = open("/proc/vmstat", O_RDONLY | O_CLOEXEC);
+	const char *p = buf;
+	ssize_t n;
+
+	if (fd < 0)
+		return NAN;
+	while (got < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	while (p) {
+		if (!strncmp(p, name, len) && p[len] == ' ') {
+			double v = 0;
+
+			for (p += len + 1; *p >= '0' && *p <= '9'; p++)
+				v = v * 10 + (*p - '0');
+			return v;
+		}
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	return NAN;
+}
+
+static void child_failed(struct kernel_out *o, const char *step, int err)
+{
+	o->status = 2;
+	o->err = err;
+	strncpy(o->step, step, sizeof(o->step) - 1);
+}
+
+/*
+ * Join the cgroup, then copy the store into a private anonymous mapping:
+ * the pages over L go to swap as they are written.
+ */
+static unsigned char *child_region(const struct evict_ctx *c,
+				   struct kernel_out *o)
 {
 	char path[320], pid[24];
 	unsigned char *base;
-	uint64_t f0;
 	int err;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", c->kenv->cg);
 	put_pid(pid, sizeof(pid), (long)getpid());
 	err = write_file(path, pid);
 	if (err) {
-		o->status = 2;
-		o->err = -err;
-		strcpy(o->step, "joining the cgroup");
-		return;
+		child_failed(o, "joining the cgroup", -err);
+		return NULL;
 	}
 	base = mmap(NULL, c->len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED) {
-		o->status = 2;
-		o->err = errno;
-		strcpy(o->step, "mmap");
-		return;
+		child_failed(o, "mmap", errno);
+		return NULL;
 	}
 	/* Base pages, as the region has: a huge page is swapped whole. */
 	madvise(base, c->len, MADV_NOHUGEPAGE);
@@ -836,6 +1226,22 @@ static void kernel_child(const struct evict_ctx *c, int pat, size_t limit,
 		atomic_fetch_add(&watch->step,
 				 1); /* swapping out may be slow */
 	}
+	return base;
+}
+
+/*
+ * In the child: the region, the last L pages read, then the timed loop.
+ * No stdio, no malloc: the parent has other threads.
+ */
+static void kernel_child(const struct evict_ctx *c, int pat, size_t limit,
+			 struct kernel_out *o)
+{
+	unsigned char *base = child_region(c, o);
+	double sw0, z0;
+	uint64_t f0;
+
+	if (!base)
+		return;
 	if (!warm_up(c, base, c->npages - limit, &o->f)) {
 		o->status = 1;
 		return;
@@ -846,6 +1252,8 @@ static void kernel_child(const struct evict_ctx *c, int pat, size_t limit,
 	for (size_t i = 0; i < c->npages; i += c->words)
 		((volatile uint64_t *)c->model)[i] = c->model[i];
 	atomic_fetch_add(&watch->step, 1);
+	sw0 = vmstat_count("pswpout");
+	z0 = vmstat_count("zswpout");
 	f0 = self_faults();
 	o->secs = access_loop(c, base, c->seq[pat], c->model, c->lat, &o->f);
 	if (o->secs < 0) {
@@ -853,38 +1261,96 @@ static void kernel_child(const struct evict_ctx *c, int pat, size_t limit,
 		return;
 	}
 	o->faults = self_faults() - f0;
+	o->swapouts = vmstat_count("pswpout") - sw0;
+	o->zswapouts = vmstat_count("zswpout") - z0;
 	fault_quantiles(c->lat, c->ops, o->faults, &o->p50, &o->p99);
 }
 
-static void skip_kernel(struct evict_ctx *c, struct evict_result *r,
+static void skip_kernel(struct evict_ctx *c, struct evict_result *r, int v,
 			const char *why)
 {
-	c->skip[V_KERNEL] = true;
-	snprintf(r->kenv.why, sizeof(r->kenv.why), "%s", why);
+	c->skip[v] = true;
+	snprintf(r->kenv.row_why[v - V_KERNEL], sizeof(r->kenv.row_why[0]),
+		 "%s", why);
+}
+
+/* The cgroup's limit for L: 0, or 1 when the row cannot run. */
+static int kernel_limit(struct evict_ctx *c, struct evict_result *r, int v,
+			size_t limit)
+{
+	char path[320], val[32], why[400];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", c->kenv->cg, c->kenv->limit_file);
+	snprintf(val, sizeof(val), "%zu",
+		 limit * c->ps + kernel_slack(c->npages, c->ops));
+	err = write_file(path, val);
+	if (!err)
+		return 0;
+	snprintf(why, sizeof(why), "writing %s: %s", path, strerror(-err));
+	skip_kernel(c, r, v, why);
+	return 1;
+}
+
+/* The child's report, then its status; false if the report is short. */
+static bool child_wait(pid_t pid, int fd, struct kernel_out *o, int *status)
+{
+	size_t got = 0;
+
+	while (got < sizeof(*o)) {
+		ssize_t n = read(fd, (char *)o + got, sizeof(*o) - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+	atomic_store(&watch->child, 0);
+	return got == sizeof(*o);
+}
+
+static void child_death(int status, char *why, size_t size)
+{
+	if (WIFSIGNALED(status))
+		snprintf(why, size, "the child was killed by signal %d%s",
+			 WTERMSIG(status),
+			 WTERMSIG(status) == SIGKILL ? " (the OOM killer?)"
+						     : "");
+	else
+		snprintf(why, size, "the child exited with status %d",
+			 WEXITSTATUS(status));
+}
+
+static void kernel_sample(const struct evict_ctx *c, const struct kernel_out *o,
+			  double *out)
+{
+	for (int k = 0; k < S_COLS; k++)
+		out[k] = NAN;
+	out[S_RATE] = (double)c->ops / o->secs;
+	out[S_MISSES] = (double)o->faults;
+	out[S_P50] = o->p50;
+	out[S_P99] = o->p99;
+	out[S_EVICTED] =
+		o->swapouts + (isfinite(o->zswapouts) ? o->zswapouts : 0);
+	out[S_ZSWAP] = o->zswapouts;
 }
 
 /* 0 measured, 1 the kernel row failed (it is dropped), -1 stop. */
-static int run_kernel(struct evict_ctx *c, struct evict_result *r, int pat,
-		      int fi, unsigned run, double *out)
+static int run_kernel(struct evict_ctx *c, struct evict_result *r, int v,
+		      int pat, int fi, unsigned run, double *out)
 {
 	size_t limit = c->npages / factors[fi];
-	size_t slack = EVICT_CG_SLACK + c->npages * sizeof(*c->model) +
-		       c->ops * sizeof(*c->lat);
 	struct kernel_out o = {0};
-	char path[320], val[32], why[400];
-	int fds[2], status, err;
-	size_t got = 0;
+	int fds[2], status = 0;
+	char why[400];
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/memory.max", c->kenv->cg);
-	snprintf(val, sizeof(val), "%zu", limit * c->ps + slack);
-	err = write_file(path, val);
-	if (err) {
-		snprintf(why, sizeof(why), "writing %s: %s", path,
-			 strerror(-err));
-		skip_kernel(c, r, why);
+	if (kernel_limit(c, r, v, limit))
 		return 1;
-	}
 	store_reset(c);
 	if (pipe2(fds, O_CLOEXEC)) {
 		perror("umove bench evict: pipe");
@@ -907,51 +1373,46 @@ static int run_kernel(struct evict_ctx *c, struct evict_result *r, int pat,
 	}
 	atomic_store(&watch->child, pid);
 	close(fds[1]);
-	while (got < sizeof(o)) {
-		ssize_t n = read(fds[0], (char *)&o + got, sizeof(o) - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	atomic_store(&watch->child, 0);
-	if (got < sizeof(o)) {
-		if (WIFSIGNALED(status))
-			snprintf(why, sizeof(why),
-				 "the child was killed by signal %d%s",
-				 WTERMSIG(status),
-				 WTERMSIG(status) == SIGKILL
-					 ? " (the OOM killer?)"
-					 : "");
-		else
-			snprintf(why, sizeof(why),
-				 "the child exited with status %d",
-				 WEXITSTATUS(status));
-		skip_kernel(c, r, why);
+	if (!child_wait(pid, fds[0], &o, &status)) {
+		child_death(status, why, sizeof(why));
+		skip_kernel(c, r, v, why);
 		return 1;
 	}
 	if (o.status == 1) {
-		report_mismatch(defs[V_KERNEL].title, pat, factors[fi], run,
-				&o.f);
+		report_mismatch(defs[v].title, pat, factors[fi], run, &o.f);
 		return -1;
 	}
 	if (o.status) {
 		snprintf(why, sizeof(why), "%s: %s", o.step, strerror(o.err));
-		skip_kernel(c, r, why);
+		skip_kernel(c, r, v, why);
 		return 1;
 	}
-	for (int k = 0; k < S_COLS; k++)
-		out[k] = NAN;
-	out[S_RATE] = (double)c->ops / o.secs;
-	out[S_MISSES] = (double)o.faults;
-	out[S_P50] = o.p50;
-	out[S_P99] = o.p99;
+	kernel_sample(c, &o, out);
 	return 0;
+}
+
+/* One kernel row under one limit: zswap set for it, a child per order. */
+static int run_kernel_row(struct evict_ctx *c, struct evict_result *r, int v,
+			  int f, unsigned run)
+{
+	bool on = v == V_ZSWAP;
+	int err = zswap_switch(c->kenv, on);
+	char why[96];
+
+	if (err) {
+		snprintf(why, sizeof(why), "cannot switch zswap %s: %s",
+			 on ? "on" : "off", strerror(-err));
+		skip_kernel(c, r, v, why);
+		return 1;
+	}
+	for (int pat = 0; pat < EVICT_PATTERNS && !err; pat++) {
+		watch_cell(v, pat, f);
+		err = run_kernel(c, r, v, pat, f, run,
+				 sample(c, r->runs, v, pat, f, run));
+	}
+	/* zswap is global: the system's own setting between the rows. */
+	(void)undo_zswap(c->kenv); /* the teardown retries and reports */
+	return err;
 }
 
 /* ---- the runs ------------------------------------------------------------ */
@@ -961,21 +1422,13 @@ static int measure(struct evict_ctx *c, struct evict_result *r)
 	for (unsigned run = 0; run < r->runs; run++) {
 		for (int f = 0; f < EVICT_FACTORS; f++) {
 			for (int v = 0; v < EVICT_VARIANTS; v++) {
-				int err = 0;
+				int err;
 
 				if (c->skip[v])
 					continue;
-				if (!defs[v].kernel)
-					err = run_umove(c, r, v, f, run);
-				for (int pat = 0;
-				     pat < EVICT_PATTERNS && defs[v].kernel &&
-				     !err && !c->skip[v];
-				     pat++) {
-					watch_cell(v, pat, f);
-					err = run_kernel(c, r, pat, f, run,
-							 sample(c, r->runs, v,
-								pat, f, run));
-				}
+				err = defs[v].kernel
+					      ? run_kernel_row(c, r, v, f, run)
+					      : run_umove(c, r, v, f, run);
 				watch_cell(-1, -1, -1);
 				if (err < 0)
 					return -1;
@@ -1152,6 +1605,7 @@ static void on_fault_signal(int sig)
 			    : write(STDERR_FILENO, segv, sizeof(segv) - 1);
 
 	(void)n;
+	kernel_emergency();
 	_exit(CLI_EXIT_FAIL);
 }
 
@@ -1166,7 +1620,6 @@ struct watchdog {
 static void watchdog_fire(const struct watchdog *w, int v, size_t op)
 {
 	int pat = atomic_load(&watch->pattern), f = atomic_load(&watch->factor);
-	pid_t child = atomic_load(&watch->child);
 
 	fprintf(stderr,
 		"umove bench evict: %s, %s, W = %u x L: no progress for %d "
@@ -1174,14 +1627,9 @@ static void watchdog_fire(const struct watchdog *w, int v, size_t op)
 		"unmapping hangs)\n",
 		defs[v].title, pattern_keys[pat], factors[f], EVICT_STALL_S, op,
 		w->c->ops);
-	if (child > 0) {
-		kill(child, SIGKILL);
-		if (w->c->kenv->cg[0])
-			fprintf(stderr,
-				"umove bench evict: the scratch cgroup %s is "
-				"left behind: rmdir it\n",
-				w->c->kenv->cg);
-	}
+	kill_kernel_child();
+	if (live_kenv)
+		kernel_teardown(live_kenv);
 	_exit(CLI_EXIT_FAIL);
 }
 
@@ -1276,10 +1724,10 @@ static void ctx_free(struct evict_ctx *c)
 }
 
 static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
-			   struct evict_result *r)
+			   size_t swap_mib, struct evict_result *r)
 {
 	struct sigaction sa = {.sa_handler = on_fault_signal}, old_bus,
-			 old_segv;
+			 old_segv, old_stop[STOP_SIGNALS];
 	struct evict_ctx c = {.ops = ops};
 	struct watchdog w;
 	int ret = -1;
@@ -1321,10 +1769,11 @@ static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
 	}
 	if (check_variants(&c, r))
 		goto out;
-	kernel_detect(&r->kenv);
+	kernel_detect(&r->kenv, swap_mib);
+	catch_stop_signals(old_stop);
 	kernel_setup(&r->kenv);
-	if (!r->kenv.usable)
-		c.skip[V_KERNEL] = true;
+	for (int v = V_KERNEL; v < EVICT_VARIANTS; v++)
+		c.skip[v] = !r->kenv.usable || r->kenv.row_why[v - V_KERNEL][0];
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, &old_bus);
 	sigaction(SIGSEGV, &sa, &old_segv);
@@ -1333,16 +1782,14 @@ static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
 	watchdog_stop(&w);
 	sigaction(SIGBUS, &old_bus, NULL);
 	sigaction(SIGSEGV, &old_segv, NULL);
-	kernel_teardown(&r->kenv);
+	if (kernel_teardown(&r->kenv))
+		ret = -1;
+	restore_stop_signals(old_stop);
+	/* A kernel row that failed part way is skipped: not summarized. */
 	if (!ret && summarize(&c, r)) {
 		fprintf(stderr, "umove bench evict: out of memory\n");
 		ret = -1;
 	}
-	/* A kernel row that failed part way is not reported at all. */
-	if (c.skip[V_KERNEL])
-		for (int p = 0; p < EVICT_PATTERNS; p++)
-			for (int f = 0; f < EVICT_FACTORS; f++)
-				r->cell[V_KERNEL][p][f].rate.ok = false;
 out:
 	ctx_free(&c);
 	munmap(watch, sizeof(*watch));
@@ -1454,6 +1901,71 @@ static void print_notes(const struct evict_result *r, FILE *out)
 	}
 }
 
+/* Why kernel row v was not measured: what stops them all comes first. */
+static const char *kernel_why(const struct kernel_env *k, int v)
+{
+	return k->why[0] ? k->why : k->row_why[v - V_KERNEL];
+}
+
+/* Of the zswap row's swap-outs, the share zswap took: it may refuse pages. */
+static double zswap_share(const struct evict_result *r)
+{
+	double stored = 0, swapped = 0;
+
+	for (int pat = 0; pat < EVICT_PATTERNS; pat++)
+		for (int f = 0; f < EVICT_FACTORS; f++) {
+			stored += r->cell[V_ZSWAP][pat][f].med[S_ZSWAP];
+			swapped += r->cell[V_ZSWAP][pat][f].med[S_EVICTED];
+		}
+	return swapped > 0 ? stored / swapped : NAN;
+}
+
+/* What the kernel rows ran under: the rest of the system shares it. */
+static void print_kernel_setting(const struct evict_result *r, FILE *out)
+{
+	const struct kernel_env *k = &r->kenv;
+	char swap[64];
+
+	if (k->swap_mib)
+		snprintf(swap, sizeof(swap), "a %zu MiB swap file made for it",
+			 k->swap_mib);
+	else
+		snprintf(swap, sizeof(swap), "the swap configured");
+	fprintf(out,
+		"kernel rows: a child per order in a scratch cgroup %s with "
+		"%s = L + %zu MiB, paging to %s; zswap off for the swap row, "
+		"on for the zswap row (compressor %s), then %s again; "
+		"evict/acc: swap-outs (pswpout + zswpout of /proc/vmstat, "
+		"system-wide) per access\n",
+		k->cgroup == CG_V2 ? "v2" : "v1", k->limit_file,
+		kernel_slack(r->pages, r->ops) >> 20, swap,
+		k->compressor[0] ? k->compressor : "unknown",
+		k->zswap ? "on" : "off");
+	if (r->cell[V_ZSWAP][0][0].rate.ok && isfinite(zswap_share(r)))
+		fprintf(out, "zswap took %.0f%% of the zswap row's swap-outs\n",
+			100 * zswap_share(r));
+}
+
+/* The kernel rows' setting, or why they are missing. */
+static void print_kernel_notes(const struct evict_result *r, FILE *out)
+{
+	bool any = false;
+
+	if (r->kenv.why[0]) {
+		fprintf(out, "kernel rows: not measured: %s\n", r->kenv.why);
+		return;
+	}
+	for (int v = V_KERNEL; v < EVICT_VARIANTS; v++) {
+		if (r->cell[v][0][0].rate.ok)
+			any = true;
+		else
+			fprintf(out, "%s: not measured: %s\n", defs[v].title,
+				kernel_why(&r->kenv, v));
+	}
+	if (any)
+		print_kernel_setting(r, out);
+}
+
 static void bench_evict_print(const struct evict_result *r, FILE *out)
 {
 	bool over = false;
@@ -1505,17 +2017,7 @@ static void bench_evict_print(const struct evict_result *r, FILE *out)
 		      "in --json)\n",
 		      out);
 	print_summary(r, out);
-	if (!r->cell[V_KERNEL][0][0].rate.ok)
-		fprintf(out, "kernel under memory.max: not measured: %s\n",
-			r->kenv.why);
-	else
-		fprintf(out,
-			"kernel under memory.max: a child in a scratch cgroup "
-			"with memory.max = L + %zu MiB and swap%s\n",
-			(EVICT_CG_SLACK + r->pages * sizeof(uint64_t) +
-			 r->ops * sizeof(uint32_t)) >>
-				20,
-			r->kenv.zswap ? " (zswap on)" : "");
+	print_kernel_notes(r, out);
 }
 
 static void json_per_op(struct json *j, const char *key, double v, size_t ops)
@@ -1561,10 +2063,43 @@ static void json_row(const struct evict_result *r, int v, int pat, int f,
 	json_num(j, "fault_us_p99", cell->med[S_P99] / 1e3);
 	json_num(j, "handler_fill_us_p50", cell->med[S_FILL50] / 1e3);
 	json_num(j, "handler_fill_us_p99", cell->med[S_FILL99] / 1e3);
+	if (um)
+		json_null(j, "zswap_stores");
+	else
+		json_num(j, "zswap_stores", cell->med[S_ZSWAP]);
 	if (!um && !st->ok)
-		json_str(j, "note", r->kenv.why);
+		json_str(j, "note", kernel_why(&r->kenv, v));
 	else
 		json_str(j, "note", st->ok || !st->note[0] ? NULL : st->note);
+	json_close(j, '}');
+}
+
+/* What the kernel rows ran under; "zswap": enabled when the command began. */
+static void json_kernel(const struct evict_result *r, struct json *j)
+{
+	static const char *const kinds[] = {NULL, "v1", "v2"};
+	const struct kernel_env *k = &r->kenv;
+	bool swap_ok = r->cell[V_KERNEL][0][0].rate.ok,
+	     zswap_ok = r->cell[V_ZSWAP][0][0].rate.ok;
+
+	json_open(j, "kernel", '{');
+	json_bool(j, "measured", swap_ok);
+	json_bool(j, "zswap_measured", zswap_ok);
+	json_bool(j, "cgroup2_memory", k->cgroup == CG_V2);
+	json_str(j, "cgroup_memory", kinds[k->cgroup]);
+	json_str(j, "limit_file", k->limit_file);
+	json_bool(j, "swap", k->swap);
+	if (k->swap_mib)
+		json_int(j, "swap_file_mib", (long long)k->swap_mib);
+	else
+		json_null(j, "swap_file_mib");
+	json_bool(j, "zswap", k->zswap);
+	json_str(j, "zswap_compressor",
+		 k->compressor[0] ? k->compressor : NULL);
+	json_str(j, "not_measured_because",
+		 swap_ok ? NULL : kernel_why(k, V_KERNEL));
+	json_str(j, "zswap_not_measured_because",
+		 zswap_ok ? NULL : kernel_why(k, V_ZSWAP));
 	json_close(j, '}');
 }
 
@@ -1587,7 +2122,9 @@ static void bench_evict_json(const struct evict_result *r, struct json *j)
 	json_str(j, "counters_definition",
 		 "medians over the runs of the timed accesses' deltas of "
 		 "umove_region_stats (misses: faults_served; kernel: the "
-		 "child's page faults)");
+		 "child's page faults; kernel pages_evicted: pswpout + "
+		 "zswpout of /proc/vmstat, system-wide, and zswap_stores: "
+		 "zswpout)");
 	json_str(j, "latency_definition",
 		 "fault_us: the reading thread's time for its slowest "
 		 "accesses, as many as misses, p50/p99, median over the "
@@ -1600,15 +2137,8 @@ static void bench_evict_json(const struct evict_result *r, struct json *j)
 		 "accesses of each order's fixed-seed sequence in turn from "
 		 "one thread: one 8-byte word read per access, written in 1 "
 		 "of 4, all checked; the kernel maps afresh per order; "
-		 "variants take turns run by run"),
-		json_open(j, "kernel", '{');
-	json_bool(j, "measured", r->cell[V_KERNEL][0][0].rate.ok);
-	json_bool(j, "cgroup2_memory", r->kenv.cgroup2_memory);
-	json_bool(j, "swap", r->kenv.swap);
-	json_bool(j, "zswap", r->kenv.zswap);
-	json_str(j, "not_measured_because",
-		 r->cell[V_KERNEL][0][0].rate.ok ? NULL : r->kenv.why);
-	json_close(j, '}');
+		 "variants take turns run by run");
+	json_kernel(r, j);
 	json_open(j, "rows", '[');
 	for (int pat = 0; pat < EVICT_PATTERNS; pat++)
 		for (int f = 0; f < EVICT_FACTORS; f++)
@@ -1623,17 +2153,20 @@ static void bench_evict_json(const struct evict_result *r, struct json *j)
 
 static const char bench_evict_usage[] =
 	"usage: umove bench evict [--size MiB] [--ops N] [--runs N] "
-	"[--json]\n"
+	"[--kernel-swap MiB] [--json]\n"
 	"  --size MiB  the working set W, paged under limits of W/2 and W/8, "
 	"1 to 16384 (default 256)\n"
 	"  --ops N     timed accesses per run, 1 to 67108864 (default: "
 	"half of W's pages)\n"
 	"  --runs N    runs per measurement; the median is reported "
 	"(default 5)\n"
+	"  --kernel-swap MiB  as root, a swap file of MiB in " SWAP_DIR
+	" for the kernel rows, 1 to 65536, removed at the end (default: the "
+	"swap configured)\n"
 	"  --json      print one JSON object on stdout\n";
 
 struct bench_evict_opts {
-	unsigned long runs, size, ops;
+	unsigned long runs, size, ops, swap_mib;
 	bool json;
 };
 
@@ -1645,6 +2178,7 @@ static int parse_bench_evict(int argc, char **argv, struct bench_evict_opts *o,
 		{"size", required_argument, NULL, 's'},
 		{"ops", required_argument, NULL, 'o'},
 		{"runs", required_argument, NULL, 'r'},
+		{"kernel-swap", required_argument, NULL, 'k'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -1669,6 +2203,10 @@ static int parse_bench_evict(int argc, char **argv, struct bench_evict_opts *o,
 			if (cli_parse_count(cmd, "--runs", optarg, 1,
 					    EVICT_MAX_RUNS, &o->runs))
 				return CLI_EXIT_USAGE;
+		} else if (c == 'k') {
+			if (cli_parse_count(cmd, "--kernel-swap", optarg, 1,
+					    EVICT_MAX_SWAP_MIB, &o->swap_mib))
+				return CLI_EXIT_USAGE;
 		} else if (c == 'h') {
 			fputs(bench_evict_usage, stdout);
 			*done = true;
@@ -1683,7 +2221,7 @@ static int parse_bench_evict(int argc, char **argv, struct bench_evict_opts *o,
 
 int cmd_bench_evict(int argc, char **argv)
 {
-	struct bench_evict_opts o = {EVICT_RUNS, EVICT_MIB, 0, false};
+	struct bench_evict_opts o = {.runs = EVICT_RUNS, .size = EVICT_MIB};
 	struct evict_result r;
 	struct json j;
 	bool done = false;
@@ -1691,7 +2229,7 @@ int cmd_bench_evict(int argc, char **argv)
 
 	if (ret || done)
 		return ret;
-	if (bench_evict_run((unsigned)o.runs, o.size, o.ops, &r))
+	if (bench_evict_run((unsigned)o.runs, o.size, o.ops, o.swap_mib, &r))
 		return CLI_EXIT_FAIL;
 	if (!o.json) {
 		bench_evict_print(&r, stdout);
