@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The resident limit: charge accounting, victim choice, eviction by page
- * move into staging pages (which the next fetch then reuses), and the page
- * hashes that tell a changed page from a clean one.
+ * move into staging pages (which the next fetch then reuses), write-back,
+ * and the page hashes that tell a changed page from a clean one. Victims
+ * that cannot be moved out are copied out instead (copyout.c).
  *
  * Ordering rules:
  *  - A victim is owned by the thread that moved it RESIDENT -> EVICTING;
@@ -31,12 +32,6 @@
 #include "region.h"
 
 #define UM_EVICT_BATCH 64 /* victims per call, and evict_area pages */
-
-/* Staging pages per eviction slot: two with UMOVE_EVICT_COPY (a bounce). */
-size_t um_slot_factor(const struct umove_region *r)
-{
-	return r->cfg.flags & UMOVE_EVICT_COPY ? 2 : 1;
-}
 
 /* ---- charge ------------------------------------------------------------- */
 
@@ -139,46 +134,56 @@ int um_register_staging(struct umove_region *r, void *staging, size_t pages)
 			      UMOVE_REGISTER_WP);
 }
 
+static size_t evict_area_len(const struct umove_region *r)
+{
+	return UM_EVICT_BATCH * r->page_size;
+}
+
 static void evict_area_free(struct umove_region *r)
 {
 	if (r->evict_area)
-		munmap(r->evict_area,
-		       um_slot_factor(r) * UM_EVICT_BATCH * r->page_size);
+		munmap(r->evict_area, evict_area_len(r));
 	r->evict_area = NULL;
 }
 
+/* A second userfaultfd that staging is registered on, for moves into it. */
+static void open_pool(struct umove_region *r)
+{
+	if (!umove_native_move(r->um))
+		return;
+	if (!umove_open_features(&r->pool_um, 0, 0) &&
+	    umove_native_move(r->pool_um))
+		return;
+	umove_close(r->pool_um);
+	r->pool_um = NULL;
+}
+
 /*
- * Eviction needs UFFDIO_MOVE and a staging area it may move into. Without
- * them the region has no pool_um and refuses a limit (EOPNOTSUPP).
+ * Eviction needs a way out for victims: UFFDIO_MOVE into staging pages,
+ * or copy-out (a region registered for write-protection). A region with
+ * neither refuses a limit (EOPNOTSUPP). The evict_area holds the victims
+ * of evictions outside the handlers.
  */
 int um_evict_setup(struct umove_region *r)
 {
-	size_t len = um_slot_factor(r) * UM_EVICT_BATCH * r->page_size;
-	int err;
-
 	r->ref = calloc(r->npages, sizeof(*r->ref));
 	r->hash = calloc(r->npages, sizeof(*r->hash));
 	if (!r->ref || !r->hash)
 		return -ENOMEM;
-	if (!umove_native_move(r->um))
+	open_pool(r);
+	if (!um_can_evict(r))
 		return 0;
-	if (umove_open_features(&r->pool_um, 0, 0) ||
-	    !umove_native_move(r->pool_um))
-		goto no_pool;
-	r->evict_area = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	r->evict_area = mmap(NULL, evict_area_len(r), PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (r->evict_area == MAP_FAILED) {
 		r->evict_area = NULL;
 		return -ENOMEM;
 	}
-	madvise(r->evict_area, len, MADV_DONTFORK);
-	madvise(r->evict_area, len, MADV_NOHUGEPAGE);
-	err = um_register_staging(r, r->evict_area, UM_EVICT_BATCH);
-	if (!err)
+	madvise(r->evict_area, evict_area_len(r), MADV_DONTFORK);
+	madvise(r->evict_area, evict_area_len(r), MADV_NOHUGEPAGE);
+	if (!um_register_staging(r, r->evict_area, UM_EVICT_BATCH))
 		return 0;
-	evict_area_free(r);
-no_pool:
-	/* A kernel that cannot write-protect anonymous memory: no limit. */
+	/* A kernel that cannot write-protect anonymous memory: no pool. */
 	umove_close(r->pool_um);
 	r->pool_um = NULL;
 	return 0;
@@ -224,30 +229,31 @@ static uintptr_t page_addr(const struct umove_region *r, size_t p)
 	return (uintptr_t)r->base + p * r->page_size;
 }
 
-enum victim_fate { KEPT, MOVED, ABSENT };
-
 /*
  * Move one victim into its slot. A slot is never emptied here: if it is
- * occupied (EEXIST: the emptying before failed), the victim stays.
+ * occupied (EEXIST: the emptying before failed), the victim stays. A page
+ * the kernel will not move (EBUSY: pinned, KSM) is left for copy-out.
  */
-static enum victim_fate move_one(struct umove_region *r, struct umove *pool,
-				 char *slot, size_t p, struct um_counters *c)
+static enum um_fate move_one(struct umove_region *r, struct umove *pool,
+			     char *slot, size_t p, struct um_counters *c)
 {
 	ssize_t got = um_move_into_empty(pool, slot, (void *)page_addr(r, p),
 					 r->page_size, UMOVE_DONTWAKE);
 
 	if (got > 0)
-		return MOVED;
+		return UM_MOVED;
 	if (got == -ENOENT)
-		return ABSENT; /* discarded by the application */
-	/* EBUSY: pinned or shared (KSM); EINVAL: mlocked. Keep it. */
+		return UM_ABSENT; /* discarded by the application */
+	if (got == -EBUSY)
+		return UM_BUSY;
+	/* EINVAL: an mlocked region; EEXIST: an occupied slot. Keep it. */
 	atomic_fetch_add_explicit(&c->evict_busy, 1, memory_order_relaxed);
-	return KEPT;
+	return UM_KEPT;
 }
 
 /* Move a run of victims out with one call, page by page if that fails. */
 static void move_run(struct umove_region *r, struct umove *pool, char *slots,
-		     const size_t *v, size_t k, enum victim_fate *fate,
+		     const size_t *v, size_t k, enum um_fate *fate,
 		     struct um_counters *c)
 {
 	ssize_t got =
@@ -256,143 +262,175 @@ static void move_run(struct umove_region *r, struct umove *pool, char *slots,
 	size_t done = got > 0 ? (size_t)got / r->page_size : 0;
 
 	for (size_t i = 0; i < done; i++)
-		fate[i] = MOVED;
+		fate[i] = UM_MOVED;
 	for (size_t i = done; i < k; i++)
 		fate[i] = move_one(r, pool, slots + i * r->page_size, v[i], c);
 }
 
-/*
- * A write-back failed: the pages go back where they were, still changed,
- * so nothing is lost; the error shows in write_errors. A page that cannot
- * go back lost its address (the application unmapped it meanwhile).
- */
-static void move_back(struct umove_region *r, char *slots, const size_t *v,
-		      size_t k)
+/* The runs of consecutive victims, each moved out with one call. */
+static void move_out(struct umove_region *r, const struct um_slots *to,
+		     const size_t *v, size_t n, enum um_fate *fate,
+		     struct um_counters *c)
 {
-	for (size_t i = 0; i < k; i++) {
-		void *dst = (void *)page_addr(r, v[i]);
-		char *slot = slots + i * r->page_size;
+	size_t i = 0;
 
-		if (um_move_into_empty(r->um, dst, slot, r->page_size,
-				       UMOVE_DONTWAKE) > 0 ||
-		    umove_copy(r->um, dst, slot, r->page_size, UMOVE_DONTWAKE) >
-			    0)
-			um_state_cas(r, v[i], UM_EVICTING, UM_RESIDENT);
-		else
-			um_state_cas(r, v[i], UM_EVICTING, UM_EMPTY);
+	/* Slots may hold pages from the last fetch (COPY fill) or eviction. */
+	madvise(to->slots, n * r->page_size, MADV_DONTNEED);
+	while (i < n) {
+		size_t k = 1;
+
+		while (i + k < n && v[i + k] == v[i] + k)
+			k++;
+		move_run(r, to->pool, to->slots + i * r->page_size, v + i, k,
+			 fate + i, c);
+		i += k;
 	}
 }
 
 /*
- * Write back the changed pages among v[0..k), whose bytes are in slots,
- * and let every victim go: EMPTY once the store has its bytes, RESIDENT if
- * it stayed or came back. Returns the first write error; *freed counts the
- * pages that left.
+ * A write-back failed: the pages go back where they were, still changed,
+ * so nothing is lost; the error shows in write_errors. A moved page that
+ * cannot go back lost its address (the application unmapped it
+ * meanwhile); a copied one is still there, write-protected.
  */
-static int write_back(struct umove_region *r, char *slots, const size_t *v,
-		      size_t k, const enum victim_fate *fate,
-		      struct um_counters *c, size_t *freed)
+static void keep(struct umove_region *r, const struct um_slots *to,
+		 const char *slot, size_t p, enum um_fate fate)
 {
-	bool dirty[UM_EVICT_BATCH];
+	void *dst = (void *)page_addr(r, p);
+
+	if (fate == UM_COPIED) {
+		um_unprotect(r, to, p, 1);
+		um_state_cas(r, p, UM_EVICTING, UM_RESIDENT);
+	} else if (um_move_into_empty(r->um, dst, (void *)slot, r->page_size,
+				      UMOVE_DONTWAKE) > 0 ||
+		   umove_copy(r->um, dst, slot, r->page_size, UMOVE_DONTWAKE) >
+			   0) {
+		um_state_cas(r, p, UM_EVICTING, UM_RESIDENT);
+	} else {
+		um_state_cas(r, p, UM_EVICTING, UM_EMPTY);
+	}
+}
+
+static bool changed(const struct umove_region *r, const char *slot, size_t p,
+		    enum um_fate fate)
+{
+	return (fate == UM_MOVED || fate == UM_COPIED) &&
+	       um_page_hash(slot, r->page_size) !=
+		       atomic_load_explicit(&r->hash[p], memory_order_relaxed);
+}
+
+/*
+ * Write back the changed pages among the run v[0..k), whose bytes are in
+ * slots; ok[j] says whether page j is safe (clean, or written). Returns
+ * the first write error.
+ */
+static int write_changed(struct umove_region *r, const char *slots,
+			 const size_t *v, size_t k, const enum um_fate *fate,
+			 bool *ok, struct um_counters *c)
+{
 	int first_err = 0;
 	size_t i = 0;
 
-	for (size_t j = 0; j < k; j++)
-		dirty[j] =
-			fate[j] == MOVED &&
-			um_page_hash(slots + j * r->page_size, r->page_size) !=
-				atomic_load_explicit(&r->hash[v[j]],
-						     memory_order_relaxed);
 	while (i < k) {
 		size_t n = 0;
 		int err;
 
-		if (!dirty[i]) {
-			if (fate[i] == KEPT)
-				um_state_cas(r, v[i], UM_EVICTING, UM_RESIDENT);
-			else if (um_state_cas(r, v[i], UM_EVICTING, UM_EMPTY))
-				(*freed)++;
-			i++;
+		while (i + n < k && changed(r, slots + (i + n) * r->page_size,
+					    v[i + n], fate[i + n]))
+			n++;
+		if (!n) {
+			ok[i++] = true;
 			continue;
 		}
-		while (i + n < k && dirty[i + n] &&
-		       (n == 0 || v[i + n] == v[i] + n))
-			n++;
 		err = um_store_write(r->store, r->first + v[i], n,
 				     slots + i * r->page_size);
 		if (err) {
 			atomic_fetch_add(&c->write_errors, 1);
-			move_back(r, slots + i * r->page_size, v + i, n);
 			if (!first_err)
 				first_err = err;
 		} else {
 			atomic_fetch_add(&c->bytes_written, n * r->page_size);
 			atomic_fetch_add(&c->evict_writes, n);
-			for (size_t j = 0; j < n; j++)
-				*freed += um_state_cas(r, v[i + j], UM_EVICTING,
-						       UM_EMPTY);
 		}
+		for (size_t j = i; j < i + n; j++)
+			ok[j] = !err;
 		i += n;
 	}
 	return first_err;
 }
 
 /*
- * UMOVE_EVICT_COPY: the bytes are copied out to the bounce pages and the
- * slots emptied, so that the next fetch allocates fresh pages, as it must
- * without page moves. (The discard itself is still the move into the
- * slot: an MADV_DONTNEED of the region would raise a REMOVE event that
- * only a handler, maybe this thread, can read.)
+ * Let every victim of the run go, once its bytes are safe: a moved or
+ * absent page is EMPTY now, copied ones are discarded (a run of them at a
+ * time), a kept or unsafe one is RESIDENT again. Returns the pages that
+ * left.
  */
-static char *copy_out(struct umove_region *r, char *slots, char *bounce,
-		      size_t n, const enum victim_fate *fate)
+static size_t let_go_run(struct umove_region *r, const struct um_slots *to,
+			 const char *slots, const size_t *v, size_t k,
+			 const enum um_fate *fate, const bool *ok,
+			 struct um_counters *c)
 {
-	for (size_t i = 0; i < n; i++)
-		if (fate[i] == MOVED)
-			memcpy(bounce + i * r->page_size,
-			       slots + i * r->page_size, r->page_size);
-	madvise(slots, n * r->page_size, MADV_DONTNEED);
-	return bounce;
+	size_t freed = 0, i = 0;
+
+	while (i < k) {
+		size_t n = 1;
+
+		if (fate[i] == UM_COPIED && ok[i]) {
+			while (i + n < k && fate[i + n] == UM_COPIED &&
+			       ok[i + n])
+				n++;
+			freed += um_discard(r, to, v[i], n, c);
+		} else if (fate[i] == UM_KEPT) {
+			um_state_cas(r, v[i], UM_EVICTING, UM_RESIDENT);
+		} else if (!ok[i]) {
+			keep(r, to, slots + i * r->page_size, v[i], fate[i]);
+		} else {
+			freed += um_state_cas(r, v[i], UM_EVICTING, UM_EMPTY);
+		}
+		i += n;
+	}
+	return freed;
 }
 
 /*
  * Evict the n victims v of region r (ascending runs; each already
  * EVICTING, owned by the caller) into the slots of to, which may belong to
- * another region. Returns the number of pages that left; *err gets the
+ * another region: moved out where the kernel can, copied out where it
+ * cannot (copyout.c). Returns the number of pages that left; *err gets the
  * first write-back error.
  */
 static size_t evict_victims(struct umove_region *r, const struct um_slots *to,
 			    const size_t *v, size_t n, struct um_counters *c,
 			    int *err)
 {
-	enum victim_fate fate[UM_EVICT_BATCH];
+	enum um_fate fate[UM_EVICT_BATCH];
+	bool ok[UM_EVICT_BATCH];
 	size_t i = 0, freed = 0;
-	char *slots = to->slots, *src = slots;
 
-	/* Slots may hold pages from the last fetch (COPY fill) or eviction. */
-	madvise(slots, n * r->page_size, MADV_DONTNEED);
+	if (to->pool && !(r->cfg.flags & UMOVE_EVICT_COPY))
+		move_out(r, to, v, n, fate, c);
+	else
+		for (size_t j = 0; j < n; j++)
+			fate[j] = UM_BUSY;
+	if (r->mem_fd >= 0)
+		um_copy_victims(r, to, v, n, fate, c);
+	for (size_t j = 0; j < n; j++)
+		if (fate[j] == UM_BUSY) {
+			fate[j] = UM_KEPT;
+			atomic_fetch_add(&c->evict_busy, 1);
+		}
 	while (i < n) {
 		size_t k = 1;
-
-		while (i + k < n && v[i + k] == v[i] + k)
-			k++;
-		move_run(r, to->pool, slots + i * r->page_size, v + i, k,
-			 fate + i, c);
-		i += k;
-	}
-	if (to->bounce)
-		src = copy_out(r, slots, to->bounce, n, fate);
-	i = 0;
-	while (i < n) {
-		size_t k = 1;
+		char *slots = to->slots + i * r->page_size;
 		int e;
 
 		while (i + k < n && v[i + k] == v[i] + k)
 			k++;
-		e = write_back(r, src + i * r->page_size, v + i, k, fate + i, c,
-			       &freed);
+		e = write_changed(r, slots, v + i, k, fate + i, ok + i, c);
 		if (e && err && !*err)
 			*err = e;
+		freed +=
+			let_go_run(r, to, slots, v + i, k, fate + i, ok + i, c);
 		/* Faults that arrived meanwhile were dropped: retry them. */
 		umove_wake(r->um, (void *)page_addr(r, v[i]), k * r->page_size);
 		i += k;
@@ -417,11 +455,7 @@ size_t um_evict(struct umove_region *r, const struct um_slots *to, size_t max,
 /* The slots of a region's evict_area (evict_lock held). */
 static struct um_slots area_slots(struct umove_region *r)
 {
-	char *bounce = r->evict_area + UM_EVICT_BATCH * r->page_size;
-
-	return (struct um_slots){r->pool_um, r->evict_area,
-				 r->cfg.flags & UMOVE_EVICT_COPY ? bounce
-								 : NULL};
+	return (struct um_slots){r->pool_um, r->evict_area, NULL};
 }
 
 /*
@@ -433,7 +467,7 @@ int um_evict_range(struct umove_region *r, size_t p, size_t n)
 	size_t v[UM_EVICT_BATCH];
 	int err = 0;
 
-	if (!r->pool_um)
+	if (!um_can_evict(r))
 		return -EOPNOTSUPP;
 	pthread_mutex_lock(&r->evict_lock);
 	while (n) {
@@ -467,7 +501,7 @@ size_t um_evict_global(struct umove_region *self, const struct um_slots *to,
 	if (!q)
 		return 0;
 	c = q == self ? self_c : &q->evict_c;
-	if (to && to->pool) {
+	if (to) {
 		got = um_evict(q, to, max, c, NULL);
 	} else {
 		struct um_slots area;
@@ -517,12 +551,11 @@ int um_evict_to(struct umove_region *r, size_t target)
 {
 	int err = 0;
 
-	if (!r->pool_um)
+	if (!um_can_evict(r))
 		return -EOPNOTSUPP;
 	pthread_mutex_lock(&r->evict_lock);
 	while (atomic_load(&r->charged) > target) {
 		size_t need = atomic_load(&r->charged) - target;
-
 		struct um_slots to = area_slots(r);
 
 		if (!um_evict(r, &to, need, &r->evict_c, &err))

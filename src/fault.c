@@ -162,29 +162,41 @@ static void poison(struct um_worker *w, uintptr_t addr)
 static void apply_event(struct um_worker *w, const struct uffd_msg *m);
 
 /*
- * EAGAIN from an install: non-cooperative events are pending and the kernel
- * refuses fills until they are read. Read and apply them here; a fault
- * message read on the way is answered with a wake, so that its thread
- * faults again and is reported afresh.
+ * Read and apply the events pending on the region's userfaultfd, waiting
+ * up to timeout_ms for some. A fault message read on the way is answered
+ * with a wake, so that its thread faults again and is reported afresh.
+ * For a handler that cannot go on until the events are read: an install
+ * or a write-protection that failed with EAGAIN.
  */
+void um_worker_drain(struct um_worker *w, int timeout_ms)
+{
+	struct umove_region *r = w->region;
+	struct pollfd pfd = {umove_fd(r->um), POLLIN, 0};
+	struct uffd_msg msgs[UM_MSG_BATCH];
+	ssize_t n;
+
+	if (timeout_ms && poll(&pfd, 1, timeout_ms) <= 0)
+		return;
+	n = read(umove_fd(r->um), msgs, sizeof(msgs));
+	for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
+		const struct uffd_msg *m = &msgs[i];
+
+		if (m->event == UFFD_EVENT_PAGEFAULT)
+			umove_wake(
+				r->um,
+				(void *)(uintptr_t)(m->arg.pagefault.address &
+						    ~(uint64_t)(r->page_size -
+								1)),
+				r->page_size);
+		else
+			apply_event(w, m);
+	}
+}
+
+/* EAGAIN from an install: the kernel refuses fills until events are read. */
 static void drain_events(struct um_worker *w)
 {
-	struct uffd_msg msgs[UM_MSG_BATCH];
-	ssize_t n = read(umove_fd(w->region->um), msgs, sizeof(msgs));
-
-	for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
-		if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
-			umove_wake(
-				w->region->um,
-				(void *)(uintptr_t)(msgs[i].arg.pagefault
-							    .address &
-						    ~(uint64_t)(w->region
-									->page_size -
-								1)),
-				w->region->page_size);
-		else
-			apply_event(w, &msgs[i]);
-	}
+	um_worker_drain(w, 0);
 	sched_yield();
 }
 
@@ -303,7 +315,8 @@ static bool claim_fault(struct um_worker *w, size_t p, uintptr_t page)
 		return true;
 	/*
 	 * Present pages do not fault: the application discarded this one
-	 * without an event we applied yet (or during a sync). Fill it again.
+	 * (MADV_DONTNEED or MADV_FREE, which raise no event here: see
+	 * setup() in region.c). Fill it again, with the store's bytes.
 	 */
 	if ((s == UM_RESIDENT || s == UM_SYNCING) && !page_present(r, p) &&
 	    claim(r, p, s)) {
@@ -337,7 +350,7 @@ static void make_room(struct um_worker *w, size_t n)
 	size_t limit = atomic_load(&r->limit), charged, need = 0, got = 0;
 
 	charged = atomic_load(&r->charged);
-	if (limit && r->pool_um && charged > limit) {
+	if (limit && um_can_evict(r) && charged > limit) {
 		need = charged - limit < n ? charged - limit : n;
 		got = um_evict(r, &w->slots, need, &w->c, NULL);
 	}
@@ -352,6 +365,25 @@ static void make_room(struct um_worker *w, size_t n)
 	}
 	if (got < need)
 		count(&w->c.limit_overshoot, need - got);
+}
+
+/*
+ * A write to a write-protected page: only a victim being copied out is
+ * protected (copyout.c), and its owner wakes it when it lets go. A page
+ * in any other state was un-protected before it got there: the message
+ * is stale, and a wake lets the thread write.
+ */
+static void serve_wp_fault(struct um_worker *w, uintptr_t page)
+{
+	struct umove_region *r = w->region;
+	size_t p = (page - (uintptr_t)r->base) / r->page_size;
+
+	if (page >= (uintptr_t)r->base && page < (uintptr_t)r->base + r->len &&
+	    atomic_load(&r->state[p]) == UM_EVICTING) {
+		count(&w->c.faults_joined, 1);
+		return;
+	}
+	umove_wake(r->um, (void *)page, r->page_size);
 }
 
 static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
@@ -390,21 +422,15 @@ static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
 	um_hist_add(&w->c, now_ns() - t0);
 }
 
-static void mark_range(struct umove_region *r, uint64_t start, uint64_t end,
-		       uint8_t to, uint8_t only_from)
+/* Pages [start, end) of the region are unmapped or moved away: GONE. */
+static void mark_gone(struct umove_region *r, uint64_t start, uint64_t end)
 {
 	uintptr_t lo = (uintptr_t)r->base, hi = lo + r->len;
 
 	start = start < lo ? lo : start;
 	end = end > hi ? hi : end;
-	for (uint64_t a = start; a < end; a += r->page_size) {
-		size_t p = (a - lo) / r->page_size;
-
-		if (only_from == UM_GONE) /* any state */
-			um_state_set(r, p, 1, to);
-		else
-			um_state_cas(r, p, only_from, to);
-	}
+	for (uint64_t a = start; a < end; a += r->page_size)
+		um_state_set(r, (a - lo) / r->page_size, 1, UM_GONE);
 }
 
 /*
@@ -416,18 +442,12 @@ static void apply_event(struct um_worker *w, const struct uffd_msg *m)
 	struct umove_region *r = w->region;
 
 	switch (m->event) {
-	case UFFD_EVENT_REMOVE: /* MADV_DONTNEED/REMOVE: refetch later */
-		mark_range(r, m->arg.remove.start, m->arg.remove.end, UM_EMPTY,
-			   UM_RESIDENT);
-		break;
 	case UFFD_EVENT_UNMAP:
-		mark_range(r, m->arg.remove.start, m->arg.remove.end, UM_GONE,
-			   UM_GONE);
+		mark_gone(r, m->arg.remove.start, m->arg.remove.end);
 		break;
 	case UFFD_EVENT_REMAP:
-		mark_range(r, m->arg.remap.from,
-			   m->arg.remap.from + m->arg.remap.len, UM_GONE,
-			   UM_GONE);
+		mark_gone(r, m->arg.remap.from,
+			  m->arg.remap.from + m->arg.remap.len);
 		break;
 	default:
 		return;
@@ -437,9 +457,17 @@ static void apply_event(struct um_worker *w, const struct uffd_msg *m)
 
 static void handle(struct um_worker *w, const struct uffd_msg *m, uint64_t t0)
 {
+	uint64_t addr = m->arg.pagefault.address;
+
 	if (m->event == UFFD_EVENT_PAGEFAULT) {
 		count(&w->c.fault_events, 1);
-		serve_fault(w, m->arg.pagefault.address, t0);
+		if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
+			serve_wp_fault(
+				w,
+				(uintptr_t)addr &
+					~(uintptr_t)(w->region->page_size - 1));
+		else
+			serve_fault(w, addr, t0);
 	} else {
 		apply_event(w, m);
 	}
@@ -487,12 +515,10 @@ void um_workers_quiesce(struct umove_region *r)
 	}
 }
 
-/* (1 + readahead) staging pages, and as many bounce pages if evicting by
- * copy (UMOVE_EVICT_COPY). */
+/* (1 + readahead) staging pages: fetches read into them, victims land there. */
 static size_t staging_len(const struct umove_region *r)
 {
-	return um_slot_factor(r) * (1 + (size_t)r->cfg.readahead) *
-	       r->page_size;
+	return (1 + (size_t)r->cfg.readahead) * r->page_size;
 }
 
 static int worker_init(struct um_worker *w, struct umove_region *r)
@@ -510,9 +536,7 @@ static int worker_init(struct um_worker *w, struct umove_region *r)
 	madvise(w->staging, len, MADV_DONTFORK);
 	madvise(w->staging, len, MADV_NOHUGEPAGE);
 	/* Eviction moves victims into staging: see pool_um in region.h. */
-	w->slots = (struct um_slots){
-		r->pool_um, w->staging,
-		r->cfg.flags & UMOVE_EVICT_COPY ? w->staging + len / 2 : NULL};
+	w->slots = (struct um_slots){r->pool_um, w->staging, w};
 	return um_register_staging(r, w->staging, 1 + (size_t)r->cfg.readahead);
 }
 

@@ -58,6 +58,7 @@ ssize_t um_uffd_move(int fd, uintptr_t dst, uintptr_t src, size_t len,
 		     uint64_t mode);
 ssize_t um_uffd_copy(int fd, uintptr_t dst, uintptr_t src, size_t len,
 		     uint64_t mode);
+int um_uffd_writeprotect(int fd, uintptr_t start, size_t len, bool protect);
 int um_uffd_poison(int fd, uintptr_t start, size_t len, uint64_t mode);
 bool um_pagemap_scan_works(int pagemap_fd);
 

@@ -132,14 +132,31 @@ static int map_memory(struct umove_region *r)
 	if (madvise(r->base, r->len, MADV_DONTFORK))
 		return -errno;
 	madvise(r->base, r->len, MADV_NOHUGEPAGE);
+	/*
+	 * Write-protection too, so that a page that cannot be moved out can be
+	 * copied out (copyout.c); a kernel without it for anonymous memory
+	 * (before 5.7) registers missing faults only.
+	 */
+	if (!umove_register(r->um, r->base, r->len,
+			    UMOVE_REGISTER_MISSING | UMOVE_REGISTER_WP)) {
+		r->wp = true;
+		return 0;
+	}
 	return umove_register(r->um, r->base, r->len, UMOVE_REGISTER_MISSING);
 }
 
+/*
+ * The region's userfaultfd reports munmap and mremap, which make pages
+ * GONE. It does not ask for REMOVE events (MADV_DONTNEED, MADV_FREE): each
+ * would make the discarding thread wait until a handler read it, and fills
+ * fail with EAGAIN meanwhile, and copy-out eviction discards with
+ * MADV_DONTNEED from handlers. A page the application discarded is found
+ * instead when it faults while still RESIDENT (fault.c).
+ */
 static int setup(struct umove_region *r)
 {
-	const uint64_t events = UMOVE_FEATURE_EVENT_REMOVE |
-				UMOVE_FEATURE_EVENT_UNMAP |
-				UMOVE_FEATURE_EVENT_REMAP;
+	const uint64_t events =
+		UMOVE_FEATURE_EVENT_UNMAP | UMOVE_FEATURE_EVENT_REMAP;
 	int err = umove_open_features(&r->um, r->cfg.flags & UMOVE_EMULATE,
 				      events);
 
@@ -152,15 +169,16 @@ static int setup(struct umove_region *r)
 	r->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (r->stop_fd < 0)
 		return -errno;
-	err = um_evict_setup(r);
-	if (err)
-		return err;
-	if (r->cfg.limit && !r->pool_um)
-		return -EOPNOTSUPP; /* eviction needs UFFDIO_MOVE */
-	atomic_store(&r->limit, r->cfg.limit / r->page_size);
 	err = map_memory(r);
 	if (err)
 		return err;
+	um_copyout_setup(r);
+	err = um_evict_setup(r);
+	if (err)
+		return err;
+	if (r->cfg.limit && !um_can_evict(r))
+		return -EOPNOTSUPP; /* no way to evict on this kernel */
+	atomic_store(&r->limit, r->cfg.limit / r->page_size);
 	return um_workers_start(r);
 }
 
@@ -197,6 +215,7 @@ static void teardown(struct umove_region *r)
 	if (r->stop_fd >= 0)
 		close(r->stop_fd);
 	um_evict_teardown(r);
+	um_copyout_teardown(r);
 	umove_close(r->um);
 	free(r->state);
 	pthread_mutex_destroy(&r->sync_lock);
@@ -263,7 +282,7 @@ struct umove_region *um_region_hold_largest(void)
 
 	pthread_mutex_lock(&live_lock);
 	for (q = live_head; q; q = q->live_next)
-		if (q->pool_um &&
+		if (um_can_evict(q) &&
 		    (!best ||
 		     atomic_load(&q->charged) > atomic_load(&best->charged)))
 			best = q;
@@ -307,6 +326,7 @@ int umove_map(struct umove_region **out, struct umove_store *st,
 	r->npages = len / ps;
 	r->cfg = cfg ? *cfg : defaults;
 	r->stop_fd = -1;
+	r->mem_fd = -1;
 	pthread_mutex_init(&r->sync_lock, NULL);
 	pthread_mutex_init(&r->evict_lock, NULL);
 	err = setup(r);
@@ -601,7 +621,7 @@ int umove_region_set_limit(struct umove_region *r, size_t bytes)
 		return -EBADF;
 	if (bytes && bytes < r->page_size)
 		return -EINVAL;
-	if (!r->pool_um)
+	if (!um_can_evict(r))
 		return bytes ? -EOPNOTSUPP : 0;
 	pages = bytes / r->page_size;
 	atomic_store(&r->limit, pages);
@@ -647,7 +667,7 @@ int umove_region_advise(struct umove_region *r, size_t offset, size_t len,
 	case UMOVE_ADV_DONTNEED:
 		return um_evict_range(r, p, n);
 	case UMOVE_ADV_COLD:
-		if (!r->pool_um)
+		if (!um_can_evict(r))
 			return -EOPNOTSUPP;
 		um_mark_cold(r, p, n);
 		return 0;

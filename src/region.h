@@ -56,13 +56,17 @@ struct umove_region_config {
 };
 
 /*
- * Where evicted pages go: empty staging pages registered on pool, and,
- * for UMOVE_EVICT_COPY, as many bounce pages (NULL otherwise).
+ * Where an eviction puts its victims: staging pages registered on pool,
+ * moved into (native) or copied into (copy-out), one per victim. w is the
+ * handler evicting, NULL for another thread: a handler that must wait for
+ * events to be read reads them itself (see copyout.c).
  */
 struct um_slots {
 	struct umove *pool;
-	char *slots, *bounce;
+	char *slots;
+	struct um_worker *w;
 };
+
 /* Fill latency histogram: 4 buckets per power of two of nanoseconds. */
 #define UM_HIST_BUCKETS 160
 
@@ -77,7 +81,7 @@ struct um_counters {
 struct um_worker {
 	struct umove_region *region;
 	pthread_t thread;
-	char *staging; /* (1 + readahead) pages (x2: UMOVE_EVICT_COPY) */
+	char *staging;	       /* (1 + readahead) pages */
 	struct um_slots slots; /* staging as eviction slots */
 	struct um_counters c;
 	/*
@@ -129,7 +133,22 @@ struct umove_region {
 	pthread_mutex_t evict_lock; /* guards evict_area and evict_c */
 	char *evict_area;	    /* staging for evictions outside handlers */
 	struct um_counters evict_c;
+
+	/*
+	 * Eviction by copy-out (copyout.c), where a page cannot be moved out:
+	 * without UFFDIO_MOVE, for pages the kernel will not move (pinned,
+	 * KSM), and for UMOVE_EVICT_COPY. Needs the region registered for
+	 * write-protection too (wp) and /proc/self/mem (mem_fd).
+	 */
+	bool wp;
+	int mem_fd; /* -1: no copy-out */
 };
+
+/* The region can evict: by move, or by copy-out. */
+static inline bool um_can_evict(const struct umove_region *r)
+{
+	return r->pool_um || r->mem_fd >= 0;
+}
 
 /* evict.c */
 void um_state_set(struct umove_region *r, size_t p, size_t n, uint8_t to);
@@ -141,12 +160,23 @@ void um_evict_teardown(struct umove_region *r);
 int um_register_staging(struct umove_region *r, void *staging, size_t pages);
 size_t um_evict(struct umove_region *r, const struct um_slots *to, size_t max,
 		struct um_counters *c, int *err);
-size_t um_slot_factor(const struct umove_region *r);
 int um_evict_to(struct umove_region *r, size_t target);
 int um_evict_range(struct umove_region *r, size_t p, size_t n);
 size_t um_global_excess(size_t max);
 size_t um_evict_global(struct umove_region *self, const struct um_slots *to,
 		       struct um_counters *self_c, size_t max);
+
+/* copyout.c */
+enum um_fate { UM_KEPT, UM_MOVED, UM_ABSENT, UM_BUSY, UM_COPIED };
+void um_copyout_setup(struct umove_region *r);
+void um_copyout_teardown(struct umove_region *r);
+void um_copy_victims(struct umove_region *r, const struct um_slots *to,
+		     const size_t *v, size_t n, enum um_fate *fate,
+		     struct um_counters *c);
+void um_unprotect(struct umove_region *r, const struct um_slots *to, size_t p,
+		  size_t n);
+size_t um_discard(struct umove_region *r, const struct um_slots *to, size_t p,
+		  size_t n, struct um_counters *c);
 
 /* region.c */
 struct umove_region *um_region_hold_largest(void);
@@ -158,6 +188,7 @@ int um_workers_start(struct umove_region *r);
 void um_workers_stop(struct umove_region *r);
 void um_workers_quiesce(struct umove_region *r);
 void um_hist_add(struct um_counters *c, uint64_t ns);
+void um_worker_drain(struct um_worker *w, int timeout_ms);
 uint64_t um_hist_quantile(const uint64_t *hist, double q);
 
 #endif /* UM_REGION_H */

@@ -139,6 +139,21 @@ ssize_t um_uffd_copy(int fd, uintptr_t dst, uintptr_t src, size_t len,
 	return fill_result(rc, len, cp.copy);
 }
 
+/*
+ * Write-protects [start, start+len) (protect) or lifts it without a wake
+ * (the kernel refuses DONTWAKE with WP: protecting wakes no one anyway).
+ */
+int um_uffd_writeprotect(int fd, uintptr_t start, size_t len, bool protect)
+{
+	struct uffdio_writeprotect wp = {
+		.range = {.start = start, .len = len},
+		.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP
+				: UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
+	};
+
+	return ioctl(fd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
 int um_uffd_poison(int fd, uintptr_t start, size_t len, uint64_t mode)
 {
 	struct uffdio_poison po = {.range = {.start = start, .len = len},

@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,18 +110,33 @@ static unsigned ms_total_writes(const struct mstore *m)
 
 /* --- regions --------------------------------------------------------------*/
 
-static void require_move(void)
+/*
+ * How a test's regions evict: by move (0, Linux 6.8+), by copy-out on the
+ * native path (UMOVE_EVICT_COPY), or on the emulated path (UMOVE_EMULATE),
+ * which copies out on any kernel. Set by use_flags() before map_limited.
+ */
+static unsigned evict_flags;
+
+static void use_flags(unsigned flags)
 {
-	struct umove *um = open_default();
+	struct umove *um = open_default(); /* skips without userfaultfd */
 	bool native = umove_native_move(um);
 
 	close_um(um);
-	if (!native)
+	evict_flags = flags;
+	path_label = flags & UMOVE_EMULATE	? "emulated"
+		     : flags & UMOVE_EVICT_COPY ? "native, copy-out"
+						: "native";
+	if (!native && !(flags & UMOVE_EMULATE))
 		cr_skip_test("kernel lacks UFFDIO_MOVE (Linux < 6.8): "
-			     "eviction needs it");
+			     "eviction by move needs it");
 }
 
-static unsigned evict_flags; /* set by a test before map_limited */
+/* PATH_TEST's path as eviction flags: emulated regions copy out. */
+static void use_path(enum um_path path)
+{
+	use_flags(path == EMULATED ? UMOVE_EMULATE : 0);
+}
 
 static struct umove_region *map_limited(struct umove_store *st, size_t pages,
 					size_t limit_pages, unsigned threads,
@@ -196,14 +214,14 @@ static struct umove_stats settled(const struct umove_region *r, size_t want)
 
 /* --- bad input ----------------------------------------------------------- */
 
-Test(evict, bad_args)
+PATH_TEST(evict, bad_args)
 {
 	struct umove_region_config *cfg = NULL;
 	struct umove_region *r, *never = (struct umove_region *)&never;
 	struct umove_store *st;
 	struct mstore m;
 
-	require_move();
+	use_path(*path);
 	expect_ret(umove_region_config_set_limit(NULL, 0), -EINVAL);
 	expect_ret(umove_region_config_new(&cfg), 0);
 	hold(cfg);
@@ -240,37 +258,6 @@ Test(evict, bad_args)
 	ms_close(&m, st);
 }
 
-/* Without UFFDIO_MOVE (here: the emulated path) a limit is refused. */
-Test(evict, emulated_refuses_limit)
-{
-	struct umove_region_config *cfg = NULL;
-	struct umove_region *r = (struct umove_region *)&r;
-	struct umove_store *st;
-	struct mstore m;
-
-	close_um(open_default()); /* skips without userfaultfd */
-	st = ms_open(&m, 16);
-	expect_ret(umove_region_config_new(&cfg), 0);
-	hold(cfg);
-	expect_ret(umove_region_config_set_flags(cfg, UMOVE_EMULATE), 0);
-	expect_ret(umove_region_config_set_limit(cfg, 8 * PG), 0);
-	expect_ret(umove_map(&r, st, 0, 16 * PG, cfg), -EOPNOTSUPP);
-	cr_assert_eq(r, (struct umove_region *)&r);
-	expect_ret(umove_region_config_set_limit(cfg, 0), 0);
-	expect_ret(umove_map(&r, st, 0, 16 * PG, cfg), 0);
-	hold(r);
-	drop(cfg);
-	umove_region_config_free(cfg);
-	expect_ret(umove_region_set_limit(r, 8 * PG), -EOPNOTSUPP);
-	expect_ret(umove_region_set_limit(r, 0), 0);
-	expect_ret(umove_region_advise(r, 0, PG, UMOVE_ADV_DONTNEED),
-		   -EOPNOTSUPP);
-	expect_ret(umove_region_advise(r, 0, PG, UMOVE_ADV_COLD), -EOPNOTSUPP);
-	expect_pages(umove_region_addr(r), 16, SEED, "emulated region");
-	unmap_region(r);
-	ms_close(&m, st);
-}
-
 /* --- the limit ----------------------------------------------------------- */
 
 struct fill_param {
@@ -287,8 +274,10 @@ ParameterizedTestParameters(evict, scan_stays_under_limit)
 		{UMOVE_FILL_COPY, 0, 0},
 		{UMOVE_FILL_COPY, 15, 0},
 		{UMOVE_FILL_MOVE, 15, UMOVE_EVICT_COPY},
+		{UMOVE_FILL_COPY, 0, UMOVE_EMULATE},
+		{UMOVE_FILL_COPY, 15, UMOVE_EMULATE},
 	};
-	return cr_make_param_array(struct fill_param, p, 5);
+	return cr_make_param_array(struct fill_param, p, 7);
 }
 
 /*
@@ -306,8 +295,7 @@ ParameterizedTest(struct fill_param *fp, evict, scan_stays_under_limit)
 	size_t most = 0;
 	char *base;
 
-	require_move();
-	evict_flags = fp->flags;
+	use_flags(fp->flags);
 	st = ms_open(&m, n);
 	r = map_limited(st, n, limit, 1, fp->readahead, fp->fill);
 	base = umove_region_addr(r);
@@ -319,8 +307,8 @@ ParameterizedTest(struct fill_param *fp, evict, scan_stays_under_limit)
 		most = now > most ? now : most;
 	}
 	s = stats(r);
-	cr_assert_leq(most, limit, "%zu pages present, limit %zu (ra %u)", most,
-		      limit, fp->readahead);
+	cr_assert_leq(most, limit, "[%s] %zu pages present, limit %zu (ra %u)",
+		      path_label, most, limit, fp->readahead);
 	cr_assert_leq(s.resident_pages, limit);
 	cr_assert_eq(s.limit_pages, limit);
 	cr_assert_eq(s.limit_overshoot, 0);
@@ -340,8 +328,9 @@ ParameterizedTestParameters(evict, changed_pages_written_once)
 {
 	static struct fill_param p[] = {{UMOVE_FILL_MOVE, 3, 0},
 					{UMOVE_FILL_COPY, 3, 0},
-					{UMOVE_FILL_MOVE, 3, UMOVE_EVICT_COPY}};
-	return cr_make_param_array(struct fill_param, p, 3);
+					{UMOVE_FILL_MOVE, 3, UMOVE_EVICT_COPY},
+					{UMOVE_FILL_COPY, 3, UMOVE_EMULATE}};
+	return cr_make_param_array(struct fill_param, p, 4);
 }
 
 /*
@@ -358,8 +347,7 @@ ParameterizedTest(struct fill_param *fp, evict, changed_pages_written_once)
 	struct mstore m;
 	char *base;
 
-	require_move();
-	evict_flags = fp->flags;
+	use_flags(fp->flags);
 	st = ms_open(&m, n);
 	r = map_limited(st, n, limit, 2, fp->readahead, fp->fill);
 	base = umove_region_addr(r);
@@ -390,7 +378,7 @@ ParameterizedTest(struct fill_param *fp, evict, changed_pages_written_once)
 }
 
 /* Lowering the limit at run time evicts down to it before returning. */
-Test(evict, lower_limit_shrinks)
+PATH_TEST(evict, lower_limit_shrinks)
 {
 	const size_t n = 256;
 	struct umove_region *r;
@@ -399,7 +387,7 @@ Test(evict, lower_limit_shrinks)
 	struct mstore m;
 	char *base;
 
-	require_move();
+	use_path(*path);
 	st = ms_open(&m, n);
 	r = map_limited(st, n, 0, 1, 15, UMOVE_FILL_AUTO);
 	base = umove_region_addr(r);
@@ -432,7 +420,7 @@ Test(evict, lower_limit_shrinks)
 }
 
 /* A failed write-back keeps the page resident and changed. */
-Test(evict, write_error_keeps_page)
+PATH_TEST(evict, write_error_keeps_page)
 {
 	const size_t n = 64;
 	struct umove_region *r;
@@ -441,7 +429,7 @@ Test(evict, write_error_keeps_page)
 	struct mstore m;
 	char *base;
 
-	require_move();
+	use_path(*path);
 	st = ms_open(&m, n);
 	r = map_limited(st, n, 0, 1, 0, UMOVE_FILL_MOVE);
 	base = umove_region_addr(r);
@@ -469,7 +457,7 @@ Test(evict, write_error_keeps_page)
 
 /* --- advice -------------------------------------------------------------- */
 
-Test(evict, advice)
+PATH_TEST(evict, advice)
 {
 	const size_t n = 64;
 	struct umove_region *r;
@@ -478,7 +466,7 @@ Test(evict, advice)
 	struct mstore m;
 	char *base;
 
-	require_move();
+	use_path(*path);
 	st = ms_open(&m, n);
 	r = map_limited(st, n, 0, 1, 0, UMOVE_FILL_AUTO);
 	base = umove_region_addr(r);
@@ -517,7 +505,7 @@ Test(evict, advice)
  * 64 pages: scanning both keeps their pages together under it, each from
  * evicting whichever region holds more.
  */
-Test(evict, global_limit_two_regions)
+PATH_TEST(evict, global_limit_two_regions)
 {
 	const size_t n = 256, limit = 64;
 	struct umove_region *r1, *r2;
@@ -526,7 +514,7 @@ Test(evict, global_limit_two_regions)
 	char *b1, *b2;
 	size_t most = 0;
 
-	require_move();
+	use_path(*path);
 	expect_ret(umove_set_global_limit(PG - 1), -EINVAL);
 	expect_ret(umove_set_global_limit(limit * PG), 0);
 	st = ms_open(&m, 2 * n);
@@ -537,6 +525,7 @@ Test(evict, global_limit_two_regions)
 
 		expect_ret(umove_region_config_new(&cfg), 0);
 		expect_ret(umove_region_config_set_readahead(cfg, 3), 0);
+		expect_ret(umove_region_config_set_flags(cfg, evict_flags), 0);
 		expect_ret(umove_map(&r2, st, n, n * PG, cfg), 0);
 		umove_region_config_free(cfg);
 		hold(r2);
@@ -550,8 +539,8 @@ Test(evict, global_limit_two_regions)
 		now = present_pages(b1, n) + present_pages(b2, n);
 		most = now > most ? now : most;
 	}
-	cr_assert_leq(most, limit, "%zu pages present, global limit %zu", most,
-		      limit);
+	cr_assert_leq(most, limit, "[%s] %zu pages present, global limit %zu",
+		      path_label, most, limit);
 	cr_assert_leq(umove_global_resident(), (limit + 2 * 4) * PG);
 	cr_assert_eq(umove_global_resident(),
 		     umove_region_resident(r1) + umove_region_resident(r2));
@@ -600,7 +589,7 @@ static void *scanner_main(void *arg)
  * evict from it for the process-wide limit: the unmap waits for those
  * evictions, and nothing is lost or crashes.
  */
-Test(evict, unmap_during_global_eviction)
+PATH_TEST(evict, unmap_during_global_eviction)
 {
 	const size_t n = 128;
 	struct umove_region *a;
@@ -608,7 +597,7 @@ Test(evict, unmap_during_global_eviction)
 	struct scanner sc;
 	struct mstore m;
 
-	require_move();
+	use_path(*path);
 	st = ms_open(&m, 2 * n);
 	a = map_limited(st, n, 0, 2, 0, UMOVE_FILL_MOVE);
 	expect_ret(umove_set_global_limit(n / 2 * PG), 0);
@@ -642,7 +631,7 @@ Test(evict, unmap_during_global_eviction)
  * gets SIGSEGV on the region, and the parent's eviction, which a shared
  * page would refuse (EBUSY), still moves every page.
  */
-Test(evict, fork_shares_nothing)
+PATH_TEST(evict, fork_shares_nothing)
 {
 	const size_t n = 64;
 	struct umove_region *r;
@@ -653,7 +642,7 @@ Test(evict, fork_shares_nothing)
 	pid_t pid;
 	int status;
 
-	require_move();
+	use_path(*path);
 	st = ms_open(&m, n);
 	r = map_limited(st, n, 0, 1, 0, UMOVE_FILL_MOVE);
 	base = umove_region_addr(r);
@@ -677,6 +666,61 @@ Test(evict, fork_shares_nothing)
 	expect_pages(base, n, SEED2, "parent after fork and eviction");
 	unmap_region(r);
 	expect_pages(m.data, n, SEED2, "store after unmap");
+	ms_close(&m, st);
+}
+
+/* --- pages the kernel will not move ------------------------------------- */
+
+/* Pins pages as I/O does: an io_uring fixed buffer (FOLL_PIN, long-term). */
+static int pin_pages(void *addr, size_t len)
+{
+	struct io_uring_params params = {0};
+	struct iovec iov = {addr, len};
+	int ring = (int)syscall(__NR_io_uring_setup, 1, &params);
+
+	if (ring < 0)
+		cr_skip_test("io_uring is unavailable here (%s): it pins pages",
+			     strerror(errno));
+	cr_assert_eq(syscall(__NR_io_uring_register, ring,
+			     IORING_REGISTER_BUFFERS, &iov, 1),
+		     0, "io_uring could not pin the page: %s", strerror(errno));
+	return ring;
+}
+
+/*
+ * A pinned page cannot be moved out (EBUSY): it is copied out instead,
+ * written back if changed, and discarded, and the next touch reads the
+ * written bytes back. Nothing stays behind as busy.
+ */
+Test(evict, pinned_page_is_copied_out)
+{
+	const size_t n = 16;
+	struct umove_region *r;
+	struct umove_store *st;
+	struct umove_stats s;
+	struct mstore m;
+	char *base;
+	int ring;
+
+	use_flags(0);
+	st = ms_open(&m, n);
+	r = map_limited(st, n, 0, 1, 0, UMOVE_FILL_MOVE);
+	base = umove_region_addr(r);
+	fill_page(base + 3 * PG, SEED2, 3);
+	expect_page(base + 4 * PG, SEED, 4, "an unpinned page");
+	ring = pin_pages(base + 3 * PG, PG);
+	expect_ret(umove_region_advise(r, 3 * PG, 2 * PG, UMOVE_ADV_DONTNEED),
+		   0);
+	cr_assert_eq(present_pages(base + 3 * PG, 2), 0,
+		     "the pinned page or its neighbour stayed");
+	s = stats(r);
+	cr_assert_eq(s.evict_busy, 0, "a victim was kept");
+	cr_assert_eq(s.evict_writes, 1, "the changed page was not written");
+	expect_page(m.data + 3 * PG, SEED2, 3, "store after the copy-out");
+	expect_page(base + 3 * PG, SEED2, 3, "refetched after the copy-out");
+	expect_page(base + 4 * PG, SEED, 4, "neighbour refetched");
+	close(ring);
+	unmap_region(r);
 	ms_close(&m, st);
 }
 
@@ -822,16 +866,18 @@ static size_t model_mib(void)
 ParameterizedTestParameters(evict_model, random_rw)
 {
 	static struct fill_param p[] = {{UMOVE_FILL_MOVE, 3, 0},
-					{UMOVE_FILL_COPY, 3, 0}};
-	return cr_make_param_array(struct fill_param, p, 2);
+					{UMOVE_FILL_COPY, 3, 0},
+					{UMOVE_FILL_COPY, 3, UMOVE_EMULATE}};
+	return cr_make_param_array(struct fill_param, p, 3);
 }
 
-/* 1 GiB under a 64 MiB limit (UMOVE_TEST_STRESS_MIB: 1/16 of it). */
+/* 1 GiB under a 64 MiB limit (UMOVE_TEST_STRESS_MIB: less, in a guest). */
 ParameterizedTest(struct fill_param *fp, evict_model, random_rw)
 {
 	const size_t n = model_mib() << 20 >> 12, limit = n / 16;
 	struct model_worker w[MODEL_THREADS];
-	struct model m = {.pages = n, .ops = 40000};
+	/* 40,000 per thread at 1 GiB: as many per page at any size. */
+	struct model m = {.pages = n, .ops = 40000 * model_mib() / 1024};
 	struct umove_region *r;
 	struct umove_store *st;
 	struct umove_stats s;
@@ -839,7 +885,7 @@ ParameterizedTest(struct fill_param *fp, evict_model, random_rw)
 	struct mstore ms;
 	pthread_t sampler;
 
-	require_move();
+	use_flags(fp->flags);
 	need_4k();
 	st = ms_open(&ms, n);
 	r = map_limited(st, n, limit, 4, fp->readahead, fp->fill);
@@ -910,4 +956,91 @@ ParameterizedTest(struct fill_param *fp, evict_model, random_rw)
 	drop(m.version);
 	free(m.version);
 	ms_close(&ms, st);
+}
+
+/* --- the application's discards during eviction ------------------------- */
+
+#define DISCARD_THREADS 4
+
+struct discarder {
+	char *base;
+	size_t pages, ops, bad, first_bad;
+	unsigned id;
+	pthread_t tid;
+};
+
+/*
+ * Writes, discards (MADV_DONTNEED) and reads of the thread's own pages. A
+ * read after a discard may see any version the thread wrote since, or
+ * before, the store's original: whichever the eviction had written back
+ * when the discard came. It must never see anything else.
+ */
+static void *discarder_main(void *arg)
+{
+	struct discarder *d = arg;
+	uint64_t seed = 0x2545f4914f6cdd1dull * (d->id + 1);
+	size_t mine = d->pages / DISCARD_THREADS;
+	uint8_t *version = calloc(mine, 1);
+
+	for (size_t i = 0; version && i < d->ops; i++) {
+		uint64_t x = xs(&seed);
+		size_t k = (size_t)(x % mine);
+		char *page = d->base + (k * DISCARD_THREADS + d->id) * PG;
+		int held;
+
+		switch (x >> 62) {
+		case 0:
+			version[k] = (uint8_t)(version[k] % 200 + 1);
+			fill_page(page, SEED2 + version[k],
+				  k * DISCARD_THREADS + d->id);
+			break;
+		case 1:
+			madvise(page, PG, MADV_DONTNEED);
+			break;
+		default:
+			held = held_version(d->base,
+					    k * DISCARD_THREADS + d->id);
+			if (held < 0 && !d->bad++)
+				d->first_bad = k * DISCARD_THREADS + d->id;
+		}
+	}
+	free(version);
+	return NULL;
+}
+
+PATH_TEST(evict, discards_during_eviction)
+{
+	const size_t n = 2048, limit = 128;
+	struct discarder d[DISCARD_THREADS];
+	struct umove_region *r;
+	struct umove_store *st;
+	struct umove_stats s;
+	struct mstore m;
+
+	use_path(*path);
+	st = ms_open(&m, n);
+	r = map_limited(st, n, limit, 2, 3, UMOVE_FILL_AUTO);
+	for (unsigned i = 0; i < DISCARD_THREADS; i++) {
+		d[i] = (struct discarder){.base = umove_region_addr(r),
+					  .pages = n,
+					  .ops = 20000,
+					  .id = i};
+		cr_assert_eq(
+			pthread_create(&d[i].tid, NULL, discarder_main, &d[i]),
+			0);
+	}
+	for (unsigned i = 0; i < DISCARD_THREADS; i++)
+		pthread_join(d[i].tid, NULL);
+	for (unsigned i = 0; i < DISCARD_THREADS; i++)
+		cr_assert_eq(d[i].bad, 0,
+			     "[%s] thread %u: %zu reads held no version, "
+			     "first page %zu",
+			     path_label, i, d[i].bad, d[i].first_bad);
+	s = stats(r);
+	cr_assert_gt(s.pages_evicted, 0);
+	cr_assert_eq(s.read_errors + s.write_errors + s.pages_poisoned, 0);
+	cr_assert_leq(present_pages(umove_region_addr(r), n),
+		      limit + s.limit_overshoot);
+	unmap_region(r);
+	ms_close(&m, st);
 }

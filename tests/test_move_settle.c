@@ -231,7 +231,7 @@ static void move_run(struct umove *um, char *to, char *from, size_t len)
  * kernel migrates them. Every result must say exactly what pagemap shows,
  * and every byte must survive.
  */
-Test(move_settle, moves_under_migration_report_what_moved, .timeout = 30)
+Test(move_settle, moves_under_migration_report_what_moved)
 {
 	struct umove *um = open_native();
 	const size_t n = RUNS * RUN_PAGES;
