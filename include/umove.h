@@ -30,8 +30,8 @@ struct umove;
 	(1u << 0) /* use the emulated move even if native exists */
 /*
  * umove_region_config_set_flags() only: evict by copying pages out and
- * discarding them, as a system without page moves must (fresh pages for
- * the next fills). Slower; for comparison (`umove bench evict`).
+ * discarding them, as eviction does anyway where pages cannot be moved
+ * (fresh pages for the next fills). For comparison (`umove bench evict`).
  */
 #define UMOVE_EVICT_COPY (1u << 1)
 
@@ -93,6 +93,12 @@ enum umove_via {
 /* umove_move() flags. */
 #define UMOVE_DONTWAKE (1u << 0) /* do not wake threads faulting on dst */
 #define UMOVE_ALLOW_SRC_HOLES (1u << 1) /* a hole in src moves as a hole */
+/*
+ * The caller vouches that dst holds no page: umove skips the snapshot it
+ * otherwise takes to count what Linux 6.18 moved without reporting it
+ * (umove_move(3), RETURN VALUE).
+ */
+#define UMOVE_DST_EMPTY (1u << 3)
 
 /* umove_copy() flags (UMOVE_DONTWAKE applies too). */
 #define UMOVE_COPY_WP (1u << 2) /* install the copy write-protected */
@@ -224,30 +230,30 @@ int umove_region_advise(struct umove_region *r, size_t offset, size_t len,
  * Statistics of a region. Counters are listed once here; the struct, the
  * names and the printers all derive from this list.
  */
-#define UMOVE_STATS_COUNTERS(X)                                         \
-	X(fault_events, "fault messages read from the userfaultfd")     \
-	X(faults_served, "faults that started a fill")                  \
-	X(faults_joined, "faults on a page another thread was filling") \
-	X(pages_filled, "pages installed, read-ahead included")         \
-	X(readahead_pages, "pages installed ahead of a fault")          \
-	X(moves, "install calls by move")                               \
-	X(copies, "install calls by copy")                              \
-	X(races_lost, "installs that found the page present (EEXIST)")  \
-	X(bytes_read, "bytes read from the store")                      \
-	X(bytes_written, "bytes written to the store")                  \
-	X(read_errors, "store reads that failed (each retry counts)")   \
-	X(write_errors, "store writes that failed")                     \
-	X(pages_poisoned, "pages that can never be served: SIGBUS")     \
-	X(buffered_reads, "store reads without O_DIRECT (0 if direct)") \
-	X(events_other, "remove/unmap/remap events applied")            \
-	X(fill_ns_p50, "fill latency, median, ns (fault read to wake)") \
-	X(fill_ns_p99, "fill latency, 99th percentile, ns")             \
-	X(pages_evicted, "pages moved out to respect the limit")        \
-	X(evict_writes, "evicted pages written back (changed ones)")    \
-	X(evict_busy, "victims that could not be moved out (pinned)")   \
-	X(limit_overshoot, "pages filled over the limit: no victim")    \
-	X(sync_clean, "pages a sync found unchanged and did not write") \
-	X(resident_pages, "pages resident or in flight, now")           \
+#define UMOVE_STATS_COUNTERS(X)                                             \
+	X(fault_events, "fault messages read from the userfaultfd")         \
+	X(faults_served, "faults that started a fill")                      \
+	X(faults_joined, "faults on a page another thread was filling")     \
+	X(pages_filled, "pages installed, read-ahead included")             \
+	X(readahead_pages, "pages installed ahead of a fault")              \
+	X(moves, "install calls by move")                                   \
+	X(copies, "install calls by copy")                                  \
+	X(races_lost, "installs that found the page present (EEXIST)")      \
+	X(bytes_read, "bytes read from the store")                          \
+	X(bytes_written, "bytes written to the store")                      \
+	X(read_errors, "store reads that failed (each retry counts)")       \
+	X(write_errors, "store writes that failed")                         \
+	X(pages_poisoned, "pages that can never be served: SIGBUS")         \
+	X(buffered_reads, "store reads without O_DIRECT (0 if direct)")     \
+	X(events_other, "unmap/remap events applied")                       \
+	X(fill_ns_p50, "fill latency, median, ns (fault read to wake)")     \
+	X(fill_ns_p99, "fill latency, 99th percentile, ns")                 \
+	X(pages_evicted, "pages moved out to respect the limit")            \
+	X(evict_writes, "evicted pages written back (changed ones)")        \
+	X(evict_busy, "victims that could be neither moved nor copied out") \
+	X(limit_overshoot, "pages filled over the limit: no victim")        \
+	X(sync_clean, "pages a sync found unchanged and did not write")     \
+	X(resident_pages, "pages resident or in flight, now")               \
 	X(limit_pages, "the resident limit in pages, now (0: none)")
 
 struct umove_stats {

@@ -84,37 +84,6 @@ bool um_state_cas(struct umove_region *r, size_t p, uint8_t from, uint8_t to)
 
 /* ---- page hashes -------------------------------------------------------- */
 
-static uint64_t rotl(uint64_t x, unsigned k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/*
- * A 64-bit hash of a page, four independent lanes so that the multiplies
- * overlap. Not cryptographic: two different contents share a hash with a
- * probability of about 2^-64, and such a changed page would be taken for
- * clean (umove_region_sync(3) says so).
- */
-uint64_t um_page_hash(const void *page, size_t len)
-{
-	const uint64_t k1 = 0x9e3779b97f4a7c15ull, k2 = 0xc2b2ae3d27d4eb4full;
-	uint64_t a = k1, b = k2, c = ~k1, d = ~k2, h;
-	const uint64_t *w = page;
-	size_t words = len / sizeof(uint64_t);
-
-	for (size_t i = 0; i + 4 <= words; i += 4) {
-		a = rotl((a ^ w[i]) * k2, 31);
-		b = rotl((b ^ w[i + 1]) * k2, 29);
-		c = rotl((c ^ w[i + 2]) * k2, 27);
-		d = rotl((d ^ w[i + 3]) * k2, 33);
-	}
-	h = rotl(a, 1) ^ rotl(b, 7) ^ rotl(c, 12) ^ rotl(d, 18);
-	h ^= h >> 33;
-	h *= k1;
-	h ^= h >> 29;
-	return h;
-}
-
 void um_hash_pages(struct umove_region *r, size_t p, size_t n, const char *buf)
 {
 	for (size_t i = 0; i < n; i++)
@@ -237,8 +206,9 @@ static uintptr_t page_addr(const struct umove_region *r, size_t p)
 static enum um_fate move_one(struct umove_region *r, struct umove *pool,
 			     char *slot, size_t p, struct um_counters *c)
 {
-	ssize_t got = um_move_into_empty(pool, slot, (void *)page_addr(r, p),
-					 r->page_size, UMOVE_DONTWAKE);
+	ssize_t got =
+		umove_move(pool, slot, (void *)page_addr(r, p), r->page_size,
+			   UMOVE_DONTWAKE | UMOVE_DST_EMPTY);
 
 	if (got > 0)
 		return UM_MOVED;
@@ -257,8 +227,8 @@ static void move_run(struct umove_region *r, struct umove *pool, char *slots,
 		     struct um_counters *c)
 {
 	ssize_t got =
-		um_move_into_empty(pool, slots, (void *)page_addr(r, v[0]),
-				   k * r->page_size, UMOVE_DONTWAKE);
+		umove_move(pool, slots, (void *)page_addr(r, v[0]),
+			   k * r->page_size, UMOVE_DONTWAKE | UMOVE_DST_EMPTY);
 	size_t done = got > 0 ? (size_t)got / r->page_size : 0;
 
 	for (size_t i = 0; i < done; i++)
@@ -301,8 +271,8 @@ static void keep(struct umove_region *r, const struct um_slots *to,
 	if (fate == UM_COPIED) {
 		um_unprotect(r, to, p, 1);
 		um_state_cas(r, p, UM_EVICTING, UM_RESIDENT);
-	} else if (um_move_into_empty(r->um, dst, (void *)slot, r->page_size,
-				      UMOVE_DONTWAKE) > 0 ||
+	} else if (umove_move(r->um, dst, (void *)slot, r->page_size,
+			      UMOVE_DONTWAKE | UMOVE_DST_EMPTY) > 0 ||
 		   umove_copy(r->um, dst, slot, r->page_size, UMOVE_DONTWAKE) >
 			   0) {
 		um_state_cas(r, p, UM_EVICTING, UM_RESIDENT);

@@ -45,43 +45,6 @@ static void count(_Atomic uint64_t *counter, uint64_t n)
 	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 }
 
-/* Bucket: 4 * log2(ns) plus the next two bits of the mantissa. */
-void um_hist_add(struct um_counters *c, uint64_t ns)
-{
-	unsigned b = 0;
-
-	if (ns >= 4) {
-		unsigned lg = 63u - (unsigned)__builtin_clzll(ns);
-
-		b = 4 * lg + (unsigned)((ns >> (lg - 2)) & 3);
-	}
-	if (b >= UM_HIST_BUCKETS)
-		b = UM_HIST_BUCKETS - 1;
-	count(&c->hist[b], 1);
-}
-
-/* The lower bound of the bucket holding quantile q, in ns. */
-uint64_t um_hist_quantile(const uint64_t *hist, double q)
-{
-	uint64_t total = 0, seen = 0;
-
-	for (unsigned b = 0; b < UM_HIST_BUCKETS; b++)
-		total += hist[b];
-	if (!total)
-		return 0;
-	for (unsigned b = 0; b < UM_HIST_BUCKETS; b++) {
-		seen += hist[b];
-		if ((double)seen >= q * (double)total) {
-			unsigned lg = b / 4;
-
-			if (lg < 2)
-				return b;
-			return (4ull + (b & 3)) << (lg - 2);
-		}
-	}
-	return 0;
-}
-
 static uintptr_t page_addr(const struct umove_region *r, size_t p)
 {
 	return (uintptr_t)r->base + p * r->page_size;
@@ -214,7 +177,8 @@ static ssize_t install_call(struct um_worker *w, size_t p, size_t off, size_t n,
 		return umove_copy(r->um, dst, src, len, UMOVE_DONTWAKE);
 	}
 	count(&w->c.moves, 1);
-	return um_move_into_empty(r->um, dst, src, len, UMOVE_DONTWAKE);
+	return umove_move(r->um, dst, src, len,
+			  UMOVE_DONTWAKE | UMOVE_DST_EMPTY);
 }
 
 /*
@@ -419,7 +383,7 @@ static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
 	}
 	install(w, p, n);
 	count(&w->c.readahead_pages, n - 1);
-	um_hist_add(&w->c, now_ns() - t0);
+	um_hist_add(w->c.hist, now_ns() - t0);
 }
 
 /* Pages [start, end) of the region are unmapped or moved away: GONE. */

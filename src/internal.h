@@ -89,8 +89,13 @@ int um_check_pair(const struct umove *um, uintptr_t dst, uintptr_t src,
 		  size_t len);
 ssize_t um_move_emulated(struct umove *um, uintptr_t dst, uintptr_t src,
 			 size_t len, unsigned flags);
-/* umove_move for a dst known to hold nothing: the library's own moves. */
-ssize_t um_move_into_empty(struct umove *um, void *dst, void *src, size_t len,
-			   unsigned flags);
+
+/* hash.c: a 64-bit hash of a page (not cryptographic). */
+uint64_t um_page_hash(const void *page, size_t len);
+
+/* hist.c: latency histograms, 4 buckets per power of two of ns. */
+#define UM_HIST_BUCKETS 160
+void um_hist_add(_Atomic uint64_t *hist, uint64_t ns);
+uint64_t um_hist_quantile(const uint64_t *hist, double q);
 
 #endif /* UM_INTERNAL_H */

@@ -9,7 +9,7 @@
 #include "internal.h"
 #include "uffd_compat.h"
 
-#define UM_MOVE_FLAGS (UMOVE_DONTWAKE | UMOVE_ALLOW_SRC_HOLES)
+#define UM_MOVE_FLAGS (UMOVE_DONTWAKE | UMOVE_ALLOW_SRC_HOLES | UMOVE_DST_EMPTY)
 #define UM_COPY_FLAGS (UMOVE_DONTWAKE | UMOVE_COPY_WP)
 
 /*
@@ -68,10 +68,10 @@ static bool presence(const struct umove *um, uintptr_t addr, size_t pages,
  * The uncounted pages directly follow the counted ones, each now a page
  * at dst over a hole at src where dst was empty before the call: count
  * them whenever a move did not finish, and wake them. before[] says which
- * dst pages held something before the call; NULL: none did (the library's
- * own fills and evictions move into pages they know are empty). Without
- * it a page already at dst over a src hole, an honest EEXIST, would look
- * moved.
+ * dst pages held something before the call; NULL: none did (the caller
+ * said UMOVE_DST_EMPTY, as the library's own fills and evictions do).
+ * Without it a page already at dst over a src hole, an honest EEXIST,
+ * would look moved.
  */
 static size_t count_uncounted(const struct umove *um, uintptr_t dst,
 			      uintptr_t src, size_t pages,
@@ -124,16 +124,22 @@ static ssize_t move_chunk(struct umove *um, uintptr_t dst, uintptr_t src,
 }
 
 /*
- * The public native move, in kernel calls of UM_MOVE_CHUNK pages (2 MiB:
- * a huge page still moves whole when both sides are aligned), each with
- * the dst snapshot that settle() needs. A chunk that does not finish ends
- * the move with what moved so far.
+ * The native move, in kernel calls of UM_MOVE_CHUNK pages (2 MiB: a huge
+ * page still moves whole when both sides are aligned), each with the dst
+ * snapshot that settle() needs, unless the caller vouches that dst is
+ * empty: then one call, no snapshot. A chunk that does not finish ends the
+ * move with what moved so far.
  */
 static ssize_t move_native(struct umove *um, uintptr_t dst, uintptr_t src,
 			   size_t len, unsigned flags)
 {
 	size_t chunk = UM_MOVE_CHUNK * um->page_size, done = 0;
 
+	if (flags & UMOVE_DST_EMPTY)
+		return settle(
+			um, dst, src, len, flags,
+			um_uffd_move(um->fd, dst, src, len, move_mode(flags)),
+			NULL);
 	while (done < len) {
 		size_t n = len - done < chunk ? len - done : chunk;
 		ssize_t got = move_chunk(um, dst + done, src + done, n, flags);
@@ -161,21 +167,6 @@ ssize_t umove_move(struct umove *um, void *dst, void *src, size_t len,
 	if (!um->native)
 		return um_move_emulated(um, d, s, len, flags);
 	return move_native(um, d, s, len, flags);
-}
-
-/*
- * The library's own moves (fills, evictions, their undoing): dst is known
- * to hold nothing, so no snapshot is taken (see settle()).
- */
-ssize_t um_move_into_empty(struct umove *um, void *dst, void *src, size_t len,
-			   unsigned flags)
-{
-	uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
-
-	if (!um->native)
-		return umove_move(um, dst, src, len, flags);
-	return settle(um, d, s, len, flags,
-		      um_uffd_move(um->fd, d, s, len, move_mode(flags)), NULL);
 }
 
 /*

@@ -67,9 +67,6 @@ struct um_slots {
 	struct um_worker *w;
 };
 
-/* Fill latency histogram: 4 buckets per power of two of nanoseconds. */
-#define UM_HIST_BUCKETS 160
-
 /* Counters written by one thread only, read by umove_region_stats. */
 struct um_counters {
 #define UM_COUNTER(name, doc) _Atomic uint64_t name;
@@ -153,7 +150,6 @@ static inline bool um_can_evict(const struct umove_region *r)
 /* evict.c */
 void um_state_set(struct umove_region *r, size_t p, size_t n, uint8_t to);
 bool um_state_cas(struct umove_region *r, size_t p, uint8_t from, uint8_t to);
-uint64_t um_page_hash(const void *page, size_t len);
 void um_hash_pages(struct umove_region *r, size_t p, size_t n, const char *buf);
 int um_evict_setup(struct umove_region *r);
 void um_evict_teardown(struct umove_region *r);
@@ -187,8 +183,6 @@ void um_mark_cold(struct umove_region *r, size_t p, size_t n);
 int um_workers_start(struct umove_region *r);
 void um_workers_stop(struct umove_region *r);
 void um_workers_quiesce(struct umove_region *r);
-void um_hist_add(struct um_counters *c, uint64_t ns);
 void um_worker_drain(struct um_worker *w, int timeout_ms);
-uint64_t um_hist_quantile(const uint64_t *hist, double q);
 
 #endif /* UM_REGION_H */

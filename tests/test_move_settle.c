@@ -114,6 +114,23 @@ Test(move_settle, short_count_for_moved_pages_counts_them)
 	check_misreport(SAY_ONE_PAGE, "move reported one page of four");
 }
 
+/* A caller that vouches dst is empty gets the same count, no snapshot. */
+Test(move_settle, dst_empty_counts_without_snapshot)
+{
+	struct umove *um = open_native();
+	char *src = map_pages(4), *dst = map_registered(um, 4);
+
+	fill_pages(src, 4, SEED);
+	atomic_store(&next_report, SAY_EEXIST);
+	expect_ret(umove_move(um, dst, src, 4 * PG,
+			      UMOVE_DONTWAKE | UMOVE_DST_EMPTY),
+		   4 * PG);
+	expect_pages(dst, 4, SEED, "dst after a misreported move");
+	unmap_pages(src, 4);
+	unmap_pages(dst, 4);
+	close_um(um);
+}
+
 /* A thread waiting on a page the kernel moved but did not count. */
 Test(move_settle, uncounted_pages_are_woken)
 {

@@ -28,9 +28,10 @@
 #include "cli.h"
 
 static const size_t batches[BENCH_MOVE_BATCHES] = {1, 16, 512};
-static const char *const op_keys[BENCH_OP_COUNT] = {"move", "copy", "emulated"};
-static const char *const op_titles[BENCH_OP_COUNT] = {"MOVE", "COPY",
-						      "emulated MOVE"};
+static const char *const op_keys[BENCH_OP_COUNT] = {"move", "move_dst_empty",
+						    "copy", "emulated"};
+static const char *const op_titles[BENCH_OP_COUNT] = {"MOVE", "MOVE, DST_EMPTY",
+						      "COPY", "emulated MOVE"};
 
 /* A handle with a staging area (src) and a registered destination (dst). */
 struct lane {
@@ -103,7 +104,8 @@ static ssize_t call(struct lane *l, enum bench_op op, size_t off, size_t len)
 {
 	if (op == BENCH_COPY)
 		return umove_copy(l->um, l->dst + off, l->src + off, len, 0);
-	return umove_move(l->um, l->dst + off, l->src + off, len, 0);
+	return umove_move(l->um, l->dst + off, l->src + off, len,
+			  op == BENCH_MOVE_EMPTY ? UMOVE_DST_EMPTY : 0);
 }
 
 /* Any result but the full length is a failure the table must not hide. */
@@ -207,8 +209,11 @@ static int open_lanes(struct bench_move_result *r, struct lane *def,
 	}
 	lanes[BENCH_COPY] = def;
 	lanes[BENCH_MOVE] = umove_native_move(def->um) ? def : NULL;
-	if (!lanes[BENCH_MOVE])
+	lanes[BENCH_MOVE_EMPTY] = lanes[BENCH_MOVE];
+	if (!lanes[BENCH_MOVE]) {
 		set_note(r, BENCH_MOVE, cli_emulation_reason(def->um));
+		set_note(r, BENCH_MOVE_EMPTY, cli_emulation_reason(def->um));
+	}
 	err = lane_open(emu, UMOVE_EMULATE, len);
 	lanes[BENCH_EMULATED] = err ? NULL : emu;
 	if (err)
@@ -333,8 +338,9 @@ static void print_row(const struct bench_move_row *row, FILE *out)
 
 	for (int op = 0; op < BENCH_OP_COUNT; op++)
 		format_cell(cell[op], sizeof(cell[op]), &row->op[op]);
-	fprintf(out, "  %10zu  %-20s %-20s %-20s ", row->batch,
-		cell[BENCH_MOVE], cell[BENCH_COPY], cell[BENCH_EMULATED]);
+	fprintf(out, "  %10zu  %-20s %-20s %-20s %-20s ", row->batch,
+		cell[BENCH_MOVE], cell[BENCH_MOVE_EMPTY], cell[BENCH_COPY],
+		cell[BENCH_EMULATED]);
 	if (isfinite(row->ratio))
 		fprintf(out, "%.2f\n", row->ratio);
 	else
@@ -350,9 +356,9 @@ void bench_move_print(const struct bench_move_result *r, FILE *out)
 	fputs("(private anonymous memory, THP off; default flags, so each call "
 	      "also wakes; src freshly written before every run)\n",
 	      out);
-	fprintf(out, "  %10s  %-20s %-20s %-20s %s\n", "pages/call",
-		op_titles[BENCH_MOVE], op_titles[BENCH_COPY],
-		op_titles[BENCH_EMULATED], "COPY/MOVE");
+	fprintf(out, "  %10s  %-20s %-20s %-20s %-20s %s\n", "pages/call",
+		op_titles[BENCH_MOVE], op_titles[BENCH_MOVE_EMPTY],
+		op_titles[BENCH_COPY], op_titles[BENCH_EMULATED], "COPY/MOVE");
 	for (int b = 0; b < BENCH_MOVE_BATCHES; b++)
 		print_row(&r->rows[b], out);
 	/* Notes are the same for every row: say them once, under the table. */

@@ -67,7 +67,14 @@ void json_null(struct json *j, const char *key);
 void json_finish(struct json *j);
 
 /* bench_move.c: cost per page of MOVE, COPY and the emulated move. */
-enum bench_op { BENCH_MOVE, BENCH_COPY, BENCH_EMULATED, BENCH_OP_COUNT };
+/* BENCH_MOVE_EMPTY: umove_move with UMOVE_DST_EMPTY, no dst snapshot. */
+enum bench_op {
+	BENCH_MOVE,
+	BENCH_MOVE_EMPTY,
+	BENCH_COPY,
+	BENCH_EMULATED,
+	BENCH_OP_COUNT
+};
 
 #define BENCH_MOVE_BATCHES 3  /* 1, 16 and 512 pages per call */
 #define BENCH_MOVE_RUNS 7     /* default number of runs per cell */
