@@ -104,6 +104,12 @@ uint64_t checksum(const void *addr, size_t len);
 uint64_t pagemap_entry(const void *addr);
 bool page_is_hole(const void *addr);
 size_t count_non_holes(const void *addr, size_t n);
+/*
+ * The same without assertions, for threads other than the test's: SIZE_MAX
+ * if pagemap cannot be read. One pread: while pages come and go the count
+ * may include pages filled during the walk.
+ */
+size_t present_pages(const void *addr, size_t n);
 void expect_hole(const void *addr, const char *what);
 void expect_holes(const void *addr, size_t n, const char *what);
 void expect_present(const void *addr, const char *what);

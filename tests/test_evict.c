@@ -173,31 +173,6 @@ static struct umove_stats stats(const struct umove_region *r)
 	return s;
 }
 
-/*
- * Pages of [addr, addr + n pages) present in memory, read with one pread
- * of /proc/self/pagemap; SIZE_MAX on failure. No assertions: the sampler
- * thread calls it. The kernel walks the range in steps, so while pages
- * come and go the count may include pages filled during the walk.
- */
-static size_t present_pages(const void *addr, size_t n)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	uint64_t *e = malloc(n * sizeof(*e));
-	off_t off = (off_t)((uintptr_t)addr / PG * 8);
-	size_t count = SIZE_MAX;
-
-	if (fd >= 0 && e &&
-	    pread(fd, e, n * sizeof(*e), off) == (ssize_t)(n * sizeof(*e))) {
-		count = 0;
-		for (size_t j = 0; j < n; j++)
-			count += !!(e[j] & (PM_PRESENT | PM_SWAPPED));
-	}
-	free(e);
-	if (fd >= 0)
-		close(fd);
-	return count;
-}
-
 /* Waits until the handlers have counted want filled pages. */
 static struct umove_stats settled(const struct umove_region *r, size_t want)
 {
