@@ -84,6 +84,7 @@ enum evict_variant {
 	V_COPY_FILL, /* COPY fill, eviction by move */
 	V_MOVE_FILL, /* MOVE fill, eviction by copy-out */
 	V_MOVE_RA,
+	V_DEFAULT_RA, /* the library's defaults: COPY fill, move-out, ra 15 */
 	V_COPY_RA,
 	V_KERNEL, /* the kernel rows come last, in this order */
 	V_ZSWAP,
@@ -114,6 +115,8 @@ static const struct evict_def defs[EVICT_VARIANTS] = {
 	 UMOVE_EVICT_COPY, 0, false, V_COPY},
 	{"move_recycle_ra15", "MOVE + recycling, ra 15", false, UMOVE_FILL_MOVE,
 	 0, 15, true, V_COPY_RA},
+	{"copy_fill_move_out_ra15", "COPY fill, move-out, ra 15", false,
+	 UMOVE_FILL_COPY, 0, 15, true, V_COPY_RA},
 	{"copy_ra15", "copy-based, ra 15", false, UMOVE_FILL_COPY,
 	 UMOVE_EVICT_COPY, 15, true, V_COPY_RA},
 	{"kernel_memory_max_swap", "kernel, limit + swap", true, 0, 0, 0, false,
