@@ -289,10 +289,27 @@ static bool changed(const struct umove_region *r, const char *slot, size_t p,
 		       atomic_load_explicit(&r->hash[p], memory_order_relaxed);
 }
 
+/* Writes n pages of victims, counted: 0 or the store's error. */
+static int write_pages(struct umove_region *r, const char *slots, size_t p,
+		       size_t n, struct um_counters *c)
+{
+	int err = um_store_write(r->store, r->first + p, n, slots);
+
+	if (err) {
+		atomic_fetch_add(&c->write_errors, 1);
+		return err;
+	}
+	atomic_fetch_add(&c->bytes_written, n * r->page_size);
+	atomic_fetch_add(&c->evict_writes, n);
+	return 0;
+}
+
 /*
  * Write back the changed pages among the run v[0..k), whose bytes are in
- * slots; ok[j] says whether page j is safe (clean, or written). Returns
- * the first write error.
+ * slots; ok[j] says whether page j is safe (clean, or written). A run of
+ * changed pages goes in one write; if that fails, page by page, so that
+ * one page the store refuses (a server of a pool that is down) keeps only
+ * itself resident. Returns the first write error.
  */
 static int write_changed(struct umove_region *r, const char *slots,
 			 const size_t *v, size_t k, const enum um_fate *fate,
@@ -301,29 +318,30 @@ static int write_changed(struct umove_region *r, const char *slots,
 	int first_err = 0;
 	size_t i = 0;
 
+	for (size_t j = 0; j < k; j++)
+		ok[j] = !changed(r, slots + j * r->page_size, v[j], fate[j]);
 	while (i < k) {
 		size_t n = 0;
 		int err;
 
-		while (i + n < k && changed(r, slots + (i + n) * r->page_size,
-					    v[i + n], fate[i + n]))
+		while (i + n < k && !ok[i + n])
 			n++;
 		if (!n) {
-			ok[i++] = true;
+			i++;
 			continue;
 		}
-		err = um_store_write(r->store, r->first + v[i], n,
-				     slots + i * r->page_size);
-		if (err) {
-			atomic_fetch_add(&c->write_errors, 1);
-			if (!first_err)
-				first_err = err;
-		} else {
-			atomic_fetch_add(&c->bytes_written, n * r->page_size);
-			atomic_fetch_add(&c->evict_writes, n);
+		err = write_pages(r, slots + i * r->page_size, v[i], n, c);
+		for (size_t j = i; j < i + n; j++) {
+			int e = err && n > 1
+					? write_pages(r,
+						      slots + j * r->page_size,
+						      v[j], 1, c)
+					: err;
+
+			ok[j] = !e;
+			if (e && !first_err)
+				first_err = e;
 		}
-		for (size_t j = i; j < i + n; j++)
-			ok[j] = !err;
 		i += n;
 	}
 	return first_err;
