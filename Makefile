@@ -27,7 +27,7 @@ BUILD   ?= build
 endif
 
 LIB_SRC   := $(wildcard src/*.c)
-LIBS      := -llz4
+LIBS      := -llz4 -lmemcached
 # The CLI's `bench store` compares pread with io_uring: liburing.
 URING_CFLAGS := $(shell pkg-config --cflags liburing 2>/dev/null)
 URING_LIBS   := $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
@@ -65,8 +65,9 @@ $(STLIB): $(LIB_OBJ)
 $(CLI): $(TOOL_OBJ) $(STLIB)
 	$(CC) $(BASE) $(CFLAGS) -o $@ $(TOOL_OBJ) $(STLIB) $(LDFLAGS) $(LIBS) $(URING_LIBS) -lm
 
-$(BUILD)/tests/%: tests/%.c tests/helpers.c tests/helpers.h $(STLIB) | $(BUILD)/tests
-	$(CC) $(BASE) $(CFLAGS) -Itests -o $@ $< tests/helpers.c $(STLIB) -lcriterion $(LDFLAGS) $(LIBS)
+TEST_LIB  := tests/helpers.c tests/memcached_pool.c
+$(BUILD)/tests/%: tests/%.c $(TEST_LIB) $(wildcard tests/*.h) $(STLIB) | $(BUILD)/tests
+	$(CC) $(BASE) $(CFLAGS) -Itests -o $@ $< $(TEST_LIB) $(STLIB) -lcriterion $(LDFLAGS) $(LIBS)
 
 $(BUILD)/obj $(BUILD)/obj/tools $(BUILD)/tests:
 	mkdir -p $@

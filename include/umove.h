@@ -153,9 +153,10 @@ struct umove_store_ops {
 	void (*close)(void *priv);
 };
 
-/* umove_store_file() flags. */
+/* umove_store_file() and umove_store_memcached() flags. */
 #define UMOVE_STORE_RDONLY (1u << 0)   /* open the file read-only */
 #define UMOVE_STORE_BUFFERED (1u << 1) /* never use O_DIRECT */
+#define UMOVE_STORE_QUIET (1u << 2)    /* memcached: no warnings on stderr */
 
 int umove_store_open(struct umove_store **out,
 		     const struct umove_store_ops *ops, size_t ops_size,
@@ -163,6 +164,44 @@ int umove_store_open(struct umove_store **out,
 int umove_store_file(struct umove_store **out, const char *path,
 		     unsigned flags);
 int umove_store_mem(struct umove_store **out, uint64_t pages, unsigned flags);
+/*
+ * A store on a pool of memcached servers, from a spec such as
+ * "memcached://127.0.0.1:11211,127.0.0.1:11212?replicas=1&namespace=job42"
+ * (umove_store_memcached(3) has the grammar). why, if not NULL, gets a
+ * sentence on what went wrong (the bad part of the spec, the server that
+ * does not answer).
+ */
+int umove_store_memcached(struct umove_store **out, const char *spec,
+			  unsigned flags, char *why, size_t why_len);
+
+/* What a memcached store has done since it was opened. */
+#define UMOVE_POOL_STATS_COUNTERS(X)                                        \
+	X(round_trips, "requests answered or failed, one per multi-get")    \
+	X(mgets, "multi-gets sent")                                         \
+	X(mget_keys, "keys asked for in them")                              \
+	X(sets, "page copies written, one server each")                     \
+	X(bytes_sent, "bytes sent: keys, values, 24-byte headers")          \
+	X(bytes_received, "bytes received: keys, values, 24-byte headers")  \
+	X(failovers, "pages read from a later copy after the first failed") \
+	X(misses, "keys a server answered it does not hold")                \
+	X(corrupt, "values of the wrong size or failing their check")       \
+	X(read_failures, "multi-gets a server failed: timeout, connection") \
+	X(write_failures, "page copies a server did not take")
+
+struct umove_pool_stats {
+	uint32_t size;	  /* sizeof(struct umove_pool_stats) of the caller */
+	uint32_t version; /* UMOVE_POOL_STATS_VERSION */
+#define UMOVE_POOL_STATS_FIELD(name, doc) uint64_t name;
+	UMOVE_POOL_STATS_COUNTERS(UMOVE_POOL_STATS_FIELD)
+#undef UMOVE_POOL_STATS_FIELD
+	uint64_t rtt_ns_p50; /* round trip, median */
+	uint64_t rtt_ns_p99; /* round trip, 99th percentile */
+	uint32_t servers, replicas;
+};
+#define UMOVE_POOL_STATS_VERSION 1
+
+int umove_store_memcached_stats(const struct umove_store *st,
+				struct umove_pool_stats *out);
 uint64_t umove_store_pages(const struct umove_store *st);
 int umove_store_read(struct umove_store *st, uint64_t index, size_t count,
 		     void *buf);

@@ -40,6 +40,16 @@ static const struct um_errtext errtexts[] = {
 	{ERANGE, "the range does not fit in the store"},
 	{EBADF, "the region is no longer mapped"},
 	{EROFS, "the store is read-only"},
+	{ENODATA, "the store holds no such page: a key missing from a pool "
+		  "that is not sparse, or kept by a server that lost it"},
+	{EBADMSG, "a page read from the store is corrupt or of the wrong "
+		  "size"},
+	{EHOSTUNREACH, "a store's server cannot be reached"},
+	{ECONNREFUSED, "a store's server refused the connection (not "
+		       "running?)"},
+	{ECONNRESET, "a store's server dropped the connection"},
+	{ETIMEDOUT, "a store's server did not answer in time"},
+	{ENOSPC, "the store is full"},
 };
 
 const char *umove_strerror(int err)

@@ -3,7 +3,8 @@
 # Safe to run again: it only calls apt-get when a package is absent.
 set -euo pipefail
 
-need=(make gcc clang clang-format pkg-config libcriterion-dev valgrind liblz4-dev liburing-dev)
+need=(make gcc clang clang-format pkg-config libcriterion-dev valgrind liblz4-dev liburing-dev
+	libmemcached-dev memcached)
 missing=()
 for pkg in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||

@@ -37,6 +37,18 @@ Test(strerror, move_outcomes_are_distinct)
 					  errs[j]);
 }
 
+/* A store's failures, as a fault's poisoning or a sync reports them. */
+Test(strerror, store_errors_say_store)
+{
+	static const int errs[] = {-ENODATA,   -EBADMSG, -EHOSTUNREACH,
+				   -ETIMEDOUT, -ENOSPC,	 -EROFS};
+
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		cr_assert_not_null(strstr(umove_strerror(errs[i]), "store"),
+				   "umove_strerror(%d): \"%s\"", errs[i],
+				   umove_strerror(errs[i]));
+}
+
 Test(strerror, unknown_values_have_text)
 {
 	expect_text(0);
