@@ -4,7 +4,7 @@
  * on kernels without UFFDIO_MOVE (or with UMOVE_EVICT_COPY), and the pages
  * UFFDIO_MOVE refuses with EBUSY (pinned by I/O or RDMA, merged by KSM).
  * The page is write-protected, copied out, written back if it changed,
- * and discarded by the region's discard thread.
+ * and discarded.
  *
  * Ordering rules:
  *  - Write-protection comes first, and UFFDIO_WRITEPROTECT returns only
