@@ -58,6 +58,7 @@
 
 #include <umove.h>
 
+#include "bench_common.h"
 #include "cli.h"
 
 #define EVICT_MIB 256 /* default working set */
@@ -449,30 +450,6 @@ static double access_loop(const struct evict_ctx *c, unsigned char *base,
 	return (double)(t - t0) / 1e9;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * The faults are the slowest accesses: a fault costs microseconds, a hit
- * nanoseconds. Of the misses slowest of n, the nearest-rank p50 and p99.
- */
-static void fault_quantiles(uint32_t *lat, size_t n, uint64_t misses,
-			    double *p50, double *p99)
-{
-	size_t f = misses < n ? (size_t)misses : n;
-
-	*p50 = *p99 = NAN;
-	if (!f)
-		return;
-	qsort(lat, n, sizeof(*lat), cmp_u32);
-	*p50 = lat[n - f + (size_t)ceil(0.50 * (double)f) - 1];
-	*p99 = lat[n - f + (size_t)ceil(0.99 * (double)f) - 1];
-}
-
 static void report_mismatch(const char *title, int pat, unsigned fct,
 			    unsigned run, const struct loop_fail *f)
 {
@@ -579,8 +556,8 @@ static int timed_order(struct evict_ctx *c, struct umove_region *r, int v,
 		return -1;
 	out[S_RATE] = (double)c->ops / secs;
 	take_deltas(&s0, &s1, out);
-	fault_quantiles(c->lat, c->ops, s1.faults_served - s0.faults_served,
-			&out[S_P50], &out[S_P99]);
+	cli_fault_quantiles(c->lat, c->ops, s1.faults_served - s0.faults_served,
+			    &out[S_P50], &out[S_P99]);
 	return 0;
 }
 
@@ -1266,7 +1243,7 @@ static void kernel_child(const struct evict_ctx *c, int pat, size_t limit,
 	o->faults = self_faults() - f0;
 	o->swapouts = vmstat_count("pswpout") - sw0;
 	o->zswapouts = vmstat_count("zswpout") - z0;
-	fault_quantiles(c->lat, c->ops, o->faults, &o->p50, &o->p99);
+	cli_fault_quantiles(c->lat, c->ops, o->faults, &o->p50, &o->p99);
 }
 
 static void skip_kernel(struct evict_ctx *c, struct evict_result *r, int v,
@@ -1612,16 +1589,10 @@ static void on_fault_signal(int sig)
 	_exit(CLI_EXIT_FAIL);
 }
 
-struct watchdog {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond; /* CLOCK_MONOTONIC */
-	bool stop, started;
-	const struct evict_ctx *c;
-};
-
-static void watchdog_fire(const struct watchdog *w, int v, size_t op)
+/* The watchdog's report: which cell hangs, then the end of the command. */
+static void watchdog_fire(void *arg, int v, size_t op)
 {
+	const struct evict_ctx *c = arg;
 	int pat = atomic_load(&watch->pattern), f = atomic_load(&watch->factor);
 
 	fprintf(stderr,
@@ -1629,66 +1600,11 @@ static void watchdog_fire(const struct watchdog *w, int v, size_t op)
 		"s at access %zu of %zu: a fault was never served (or "
 		"unmapping hangs)\n",
 		defs[v].title, pattern_keys[pat], factors[f], EVICT_STALL_S, op,
-		w->c->ops);
+		c->ops);
 	kill_kernel_child();
 	if (live_kenv)
 		kernel_teardown(live_kenv);
 	_exit(CLI_EXIT_FAIL);
-}
-
-static void *watchdog_main(void *arg)
-{
-	struct watchdog *w = arg;
-	unsigned last_step = 0, still = 0;
-	size_t last_op = 0;
-	struct timespec ts;
-
-	pthread_mutex_lock(&w->lock);
-	while (!w->stop) {
-		unsigned step = atomic_load(&watch->step);
-		size_t op = atomic_load(&watch->op);
-		int v = atomic_load(&watch->variant);
-
-		if (v < 0 || step != last_step || op != last_op)
-			still = 0;
-		else if (++still >= EVICT_STALL_S)
-			watchdog_fire(w, v, op);
-		last_step = step;
-		last_op = op;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec++;
-		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
-}
-
-static void watchdog_start(struct watchdog *w, const struct evict_ctx *c)
-{
-	pthread_condattr_t attr;
-
-	memset(w, 0, sizeof(*w));
-	w->c = c;
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &attr);
-	pthread_condattr_destroy(&attr);
-	/* Without a watchdog the benchmark still runs; it cannot time out. */
-	w->started = !pthread_create(&w->thread, NULL, watchdog_main, w);
-}
-
-static void watchdog_stop(struct watchdog *w)
-{
-	if (w->started) {
-		pthread_mutex_lock(&w->lock);
-		w->stop = true;
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&w->lock);
-		pthread_join(w->thread, NULL);
-	}
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -1732,7 +1648,7 @@ static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
 	struct sigaction sa = {.sa_handler = on_fault_signal}, old_bus,
 			 old_segv, old_stop[STOP_SIGNALS];
 	struct evict_ctx c = {.ops = ops};
-	struct watchdog w;
+	struct cli_watchdog w;
 	int ret = -1;
 
 	memset(r, 0, sizeof(*r));
@@ -1780,9 +1696,10 @@ static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, &old_bus);
 	sigaction(SIGSEGV, &sa, &old_segv);
-	watchdog_start(&w, &c);
+	cli_watchdog_start(&w, EVICT_STALL_S, &watch->step, &watch->op,
+			   &watch->variant, watchdog_fire, &c);
 	ret = measure(&c, r);
-	watchdog_stop(&w);
+	cli_watchdog_stop(&w);
 	sigaction(SIGBUS, &old_bus, NULL);
 	sigaction(SIGSEGV, &old_segv, NULL);
 	if (kernel_teardown(&r->kenv))

@@ -46,6 +46,7 @@
 
 #include <umove.h>
 
+#include "bench_common.h"
 #include "cli.h"
 
 #define FAULT_STORE_FLAGS (UMOVE_STORE_RDONLY | UMOVE_STORE_BUFFERED)
@@ -806,77 +807,18 @@ static void on_fault_signal(int sig)
 	_exit(CLI_EXIT_FAIL);
 }
 
-struct watchdog {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond; /* CLOCK_MONOTONIC */
-	bool stop, started;
-	size_t npages;
-};
-
-static void watchdog_fire(const struct watchdog *w, int v, int o, size_t page)
+/* The watchdog's report: which cell hangs, then the end of the command. */
+static void watchdog_fire(void *arg, int v, size_t page)
 {
+	const size_t *npages = arg;
+
 	fprintf(stderr,
 		"umove bench fault: %s, %s order: no progress for %d s, "
 		"%zu of %zu pages read: a fault was never served (or "
 		"unmapping hangs)\n",
-		defs[v].title, order_keys[o], FAULT_STALL_S, page, w->npages);
+		defs[v].title, order_keys[atomic_load(&watch.order)],
+		FAULT_STALL_S, page, *npages);
 	_exit(CLI_EXIT_FAIL);
-}
-
-static void *watchdog_main(void *arg)
-{
-	struct watchdog *w = arg;
-	unsigned last_step = 0, still = 0;
-	size_t last_page = 0;
-	struct timespec ts;
-
-	pthread_mutex_lock(&w->lock);
-	while (!w->stop) {
-		unsigned step = atomic_load(&watch.step);
-		size_t page = atomic_load(&watch.page);
-		int v = atomic_load(&watch.variant);
-
-		if (v < 0 || step != last_step || page != last_page)
-			still = 0;
-		else if (++still >= FAULT_STALL_S)
-			watchdog_fire(w, v, atomic_load(&watch.order), page);
-		last_step = step;
-		last_page = page;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec++;
-		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
-}
-
-static void watchdog_start(struct watchdog *w, size_t npages)
-{
-	pthread_condattr_t attr;
-
-	memset(w, 0, sizeof(*w));
-	w->npages = npages;
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &attr);
-	pthread_condattr_destroy(&attr);
-	/* Without a watchdog the benchmark still runs; it cannot time out. */
-	w->started = !pthread_create(&w->thread, NULL, watchdog_main, w);
-}
-
-static void watchdog_stop(struct watchdog *w)
-{
-	if (w->started) {
-		pthread_mutex_lock(&w->lock);
-		w->stop = true;
-		pthread_cond_signal(&w->cond);
-		pthread_mutex_unlock(&w->lock);
-		pthread_join(w->thread, NULL);
-	}
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
 }
 
 static void ctx_free(struct fault_ctx *c)
@@ -898,7 +840,7 @@ static int bench_fault_run(unsigned runs, size_t size_mib, bool cold,
 	struct sigaction sa = {.sa_handler = on_fault_signal}, old_bus,
 			 old_segv;
 	struct fault_ctx c = {.fd = -1, .cold = cold, .readers = readers};
-	struct watchdog w;
+	struct cli_watchdog w;
 	int ret = -1;
 
 	memset(r, 0, sizeof(*r));
@@ -924,9 +866,10 @@ static int bench_fault_run(unsigned runs, size_t size_mib, bool cold,
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGBUS, &sa, &old_bus);
 	sigaction(SIGSEGV, &sa, &old_segv);
-	watchdog_start(&w, c.npages);
+	cli_watchdog_start(&w, FAULT_STALL_S, &watch.step, &watch.page,
+			   &watch.variant, watchdog_fire, &c.npages);
 	ret = measure(&c, r);
-	watchdog_stop(&w);
+	cli_watchdog_stop(&w);
 	sigaction(SIGBUS, &old_bus, NULL);
 	sigaction(SIGSEGV, &old_segv, NULL);
 	if (!ret)

@@ -123,6 +123,44 @@ int cmd_bench_store(int argc, char **argv);
 /* bench_evict.c: paging under a resident limit, eviction by move vs copy. */
 int cmd_bench_evict(int argc, char **argv);
 
+/*
+ * bench_pool.c: page reads from a pool of memcached servers, against a
+ * plain libmemcached loop and the file store.
+ */
+int cmd_bench_pool(int argc, char **argv);
+
+/* pool.c: `umove pool put|get|check SPEC FILE`. */
+int cmd_pool_put(int argc, char **argv);
+int cmd_pool_get(int argc, char **argv);
+int cmd_pool_check(int argc, char **argv);
+
+/*
+ * mcspec.c: what the pool commands read in a memcached spec the library
+ * accepted (umove_store_memcached(3) owns the grammar and refuses bad
+ * specs): the servers in the store's order (sorted by host, then port),
+ * the namespace and region of the keys, whether the spec says pages.
+ */
+#define CLI_MC_MAX_SERVERS 64
+#define CLI_MC_NAME_MAX 64
+
+struct cli_mc_server {
+	char host[256];
+	unsigned port;
+};
+
+struct cli_mc_spec {
+	unsigned nservers;
+	struct cli_mc_server server[CLI_MC_MAX_SERVERS];
+	char ns[CLI_MC_NAME_MAX + 1];	  /* "umove" unless the spec says */
+	char region[CLI_MC_NAME_MAX + 1]; /* "0" unless the spec says */
+	bool has_pages, has_region;
+};
+
+/* 0, or -EINVAL for what is not a spec (the library says why). */
+int cli_mc_spec_parse(const char *spec, struct cli_mc_spec *out);
+/* A new string (malloc): spec with option appended after '?' or '&'. */
+char *cli_mc_spec_add(const char *spec, const char *option);
+
 /* probe.c */
 int cmd_probe(int argc, char **argv);
 

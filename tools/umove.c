@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * umove - the command-line tool: probe what this system offers for
- * user-space paging, and measure what page moves cost here.
+ * user-space paging, measure what page moves cost here, and copy page
+ * images into and out of a pool of memcached servers.
  *
  * This file holds the command tables, their dispatcher, usage and the
  * helpers that every command's option parser shares.
@@ -32,12 +33,29 @@ static const struct cli_cmd bench_cmds[] = {
 	{"evict", cmd_bench_evict, NULL,
 	 "[--size MiB] [--ops N] [--runs N] [--json]",
 	 "paging under a resident limit: MOVE + recycling vs copy-based"},
+	{"pool", cmd_bench_pool, NULL,
+	 "[--size MiB] [--runs N] [--spec SPEC] [--json]",
+	 "page reads from 3 memcached servers vs libmemcached and a file"},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static const struct cli_cmd pool_cmds[] = {
+	{"put", cmd_pool_put, NULL, "[--quiet] SPEC FILE",
+	 "copy a file into a memcached pool as an image"},
+	{"get", cmd_pool_get, NULL,
+	 "[--threads N] [--readahead N] [--quiet] SPEC FILE",
+	 "map an image of the pool and stream it into a file"},
+	{"check", cmd_pool_check, NULL,
+	 "[--threads N] [--readahead N] [--quiet] SPEC FILE",
+	 "map an image of the pool and compare it with a file"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
 static const struct cli_cmd top_cmds[] = {
 	{"probe", cmd_probe, NULL, "[--json] [--runs N] [--quick]",
 	 "kernel, userfaultfd access, features, capabilities, move cost"},
+	{"pool", NULL, pool_cmds, NULL,
+	 "images in a pool of memcached servers"},
 	{"bench", NULL, bench_cmds, NULL, "benchmarks"},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the benchmarks: see bench_common.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench_common.h"
+
+static void *watchdog_main(void *arg)
+{
+	struct cli_watchdog *w = arg;
+	unsigned last_step = 0, still = 0;
+	size_t last_pos = 0;
+	struct timespec ts;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stop) {
+		unsigned step = atomic_load(w->step);
+		size_t pos = atomic_load(w->pos);
+		int active = atomic_load(w->active);
+
+		if (active < 0 || step != last_step || pos != last_pos)
+			still = 0;
+		else if (++still >= w->stall_s)
+			w->fire(w->arg, active, pos);
+		last_step = step;
+		last_pos = pos;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec++;
+		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+void cli_watchdog_start(struct cli_watchdog *w, unsigned stall_s,
+			atomic_uint *step, atomic_size_t *pos,
+			atomic_int *active, cli_watchdog_fire_fn *fire,
+			void *arg)
+{
+	pthread_condattr_t attr;
+
+	memset(w, 0, sizeof(*w));
+	w->stall_s = stall_s;
+	w->step = step;
+	w->pos = pos;
+	w->active = active;
+	w->fire = fire;
+	w->arg = arg;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	w->started = !pthread_create(&w->thread, NULL, watchdog_main, w);
+}
+
+void cli_watchdog_stop(struct cli_watchdog *w)
+{
+	if (w->started) {
+		pthread_mutex_lock(&w->lock);
+		w->stop = true;
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->thread, NULL);
+	}
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+void cli_fault_quantiles(uint32_t *lat, size_t n, uint64_t misses, double *p50,
+			 double *p99)
+{
+	size_t f = misses < n ? (size_t)misses : n;
+
+	*p50 = *p99 = NAN;
+	if (!f)
+		return;
+	qsort(lat, n, sizeof(*lat), cmp_u32);
+	*p50 = lat[n - f + (size_t)ceil(0.50 * (double)f) - 1];
+	*p99 = lat[n - f + (size_t)ceil(0.99 * (double)f) - 1];
+}

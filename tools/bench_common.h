@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the benchmarks share beyond cli.h: the watchdog that ends a run
+ * stuck on a fault that is never served, and the fault latency taken from
+ * per-access timings.
+ */
+#ifndef UMOVE_BENCH_COMMON_H
+#define UMOVE_BENCH_COMMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Called by the watchdog with its lock held when neither *step nor *pos
+ * changed for stall_s seconds while *active >= 0: it reports what hangs
+ * (active and pos are the values last seen) and ends the process; should
+ * it return, it is called again every second for as long as the stall
+ * lasts.
+ */
+typedef void cli_watchdog_fire_fn(void *arg, int active, size_t pos);
+
+/*
+ * A thread that looks at a benchmark's progress once a second: *step
+ * changes at every stage of a cell, *pos at every access, *active names
+ * the cell running (-1 between cells, when nothing is watched). The
+ * counters may live in a shared mapping, so that a child reports too.
+ */
+struct cli_watchdog {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* CLOCK_MONOTONIC */
+	bool stop, started;
+	unsigned stall_s;
+	atomic_uint *step;
+	atomic_size_t *pos;
+	atomic_int *active;
+	cli_watchdog_fire_fn *fire;
+	void *arg;
+};
+
+/* Without a thread (pthread_create failed) the benchmark still runs. */
+void cli_watchdog_start(struct cli_watchdog *w, unsigned stall_s,
+			atomic_uint *step, atomic_size_t *pos,
+			atomic_int *active, cli_watchdog_fire_fn *fire,
+			void *arg);
+void cli_watchdog_stop(struct cli_watchdog *w);
+
+/*
+ * The faults are the slowest accesses: a fault costs microseconds, a hit
+ * nanoseconds. Of the misses slowest of the n latencies in lat (sorted in
+ * place), the nearest-rank p50 and p99; NAN without misses.
+ */
+void cli_fault_quantiles(uint32_t *lat, size_t n, uint64_t misses, double *p50,
+			 double *p99);
+
+#endif /* UMOVE_BENCH_COMMON_H */
