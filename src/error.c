@@ -48,6 +48,8 @@ static const struct um_errtext errtexts[] = {
 	{ECONNREFUSED, "a store's server refused the connection (not "
 		       "running?)"},
 	{ECONNRESET, "a store's server dropped the connection"},
+	{ENETUNREACH, "a store's server is on a network this machine cannot "
+		      "reach"},
 	{ETIMEDOUT, "a store's server did not answer in time"},
 	{ENOSPC, "the store is full"},
 };

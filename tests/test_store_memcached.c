@@ -1017,9 +1017,12 @@ Test(store_memcached, unreachable_server_named)
 	snprintf(spec, sizeof(spec), "memcached://127.0.0.1:%u?pages=8", dead);
 	snprintf(name, sizeof(name), "127.0.0.1:%u", dead);
 	ret = umove_store_memcached(&st, spec, 0, why, sizeof(why));
-	cr_assert_lt(ret, 0);
-	cr_assert_neq(ret, -EINVAL);
-	expect_ret(ret, -ECONNREFUSED);
+	/* Refused where loopback is up; unreachable where it is down (a VM
+	 * guest booted without networking). */
+	cr_assert(ret == -ECONNREFUSED || ret == -ENETUNREACH ||
+			  ret == -EHOSTUNREACH,
+		  "opening on a port where nothing listens: %d (%s)", ret,
+		  umove_strerror(ret));
 	cr_assert(strstr(why, name), "why \"%s\" does not name %s", why, name);
 	cr_assert_null(st);
 
