@@ -510,6 +510,37 @@ void sleep_ms(long ms)
 		;
 }
 
+struct umove_stats region_stats_now(const struct umove_region *r)
+{
+	struct umove_stats s;
+
+	memset(&s, 0xa5, sizeof(s));
+	s.size = sizeof(s);
+	cr_assert_eq(umove_region_stats(r, &s), 0);
+	cr_assert_eq(s.size, sizeof(s));
+	cr_assert_eq(s.version, UMOVE_STATS_VERSION);
+	return s;
+}
+
+struct umove_stats settled_stats(const struct umove_region *r,
+				 uint64_t want_filled)
+{
+	struct umove_stats s = region_stats_now(r), t;
+
+	for (int i = 0; i < 2000 && s.pages_filled < want_filled; i++) {
+		sleep_ms(1);
+		s = region_stats_now(r);
+	}
+	for (int i = 0; i < 200; i++) {
+		sleep_ms(5);
+		t = region_stats_now(r);
+		if (!memcmp(&s, &t, sizeof(s)))
+			break;
+		s = t;
+	}
+	return s;
+}
+
 #define COMPACT_PATH "/proc/sys/vm/compact_memory"
 
 static void *compactor_main(void *arg)

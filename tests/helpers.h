@@ -154,6 +154,17 @@ void toucher_finish(struct toucher *t, struct umove *um, const char *what);
 struct umove_store *track(struct umove_store *st);
 void close_store(struct umove_store *st);
 void close_stores(void);
+/* A region's statistics now (size and version checked). */
+struct umove_stats region_stats_now(const struct umove_region *r);
+/*
+ * The statistics once the handlers are done: poll until pages_filled
+ * reaches want_filled, then until two snapshots 5 ms apart agree. A fill
+ * is counted just after its install wakes the faulting thread, which may
+ * read the statistics first (umove_region_stats(3), Consistency).
+ */
+struct umove_stats settled_stats(const struct umove_region *r,
+				 uint64_t want_filled);
+
 /* Skips a test that assumes 4 KiB pages. */
 void need_4k(void);
 

@@ -996,9 +996,11 @@ PATH_TEST(evict, discards_during_eviction)
 	st = ms_open(&m, n);
 	r = map_limited(st, n, limit, 2, 3, UMOVE_FILL_AUTO);
 	for (unsigned i = 0; i < DISCARD_THREADS; i++) {
+		/* 20,000 at full size: fewer in a guest
+		 * (UMOVE_TEST_STRESS_MIB). */
 		d[i] = (struct discarder){.base = umove_region_addr(r),
 					  .pages = n,
-					  .ops = 20000,
+					  .ops = 20000 * model_mib() / 1024,
 					  .id = i};
 		cr_assert_eq(
 			pthread_create(&d[i].tid, NULL, discarder_main, &d[i]),

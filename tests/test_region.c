@@ -188,43 +188,6 @@ static struct umove_region *map_region(struct umove_store *st, uint64_t first,
 	return r;
 }
 
-static struct umove_stats get_stats(const struct umove_region *r)
-{
-	struct umove_stats s;
-
-	memset(&s, 0xa5, sizeof(s));
-	s.size = sizeof(s);
-	expect_ret(umove_region_stats(r, &s), 0);
-	cr_assert_eq(s.size, sizeof(s));
-	cr_assert_eq(s.version, UMOVE_STATS_VERSION);
-	return s;
-}
-
-/*
- * The statistics once the handlers are done: poll until pages_filled
- * reaches want, then until two snapshots 5 ms apart agree. A fill is
- * counted just after its install wakes the faulting thread, which may read
- * the statistics first (umove_region_stats(3), Consistency).
- */
-static struct umove_stats settled_stats(const struct umove_region *r,
-					uint64_t want_filled)
-{
-	struct umove_stats s = get_stats(r), t;
-
-	for (int i = 0; i < 2000 && s.pages_filled < want_filled; i++) {
-		sleep_ms(1);
-		s = get_stats(r);
-	}
-	for (int i = 0; i < 200; i++) {
-		sleep_ms(5);
-		t = get_stats(r);
-		if (!memcmp(&s, &t, sizeof(s)))
-			break;
-		s = t;
-	}
-	return s;
-}
-
 /* Region pages [0, n) against store pages [first, first + n). */
 static void expect_store_pages(const char *base, size_t n, uint64_t first,
 			       const char *what)
@@ -659,7 +622,7 @@ PATH_TEST(region, read_write_sync)
 	for (size_t i = 0; i < first; i++)
 		expect_page(a.data + i * PG, SEED, i, "store outside region");
 	/* Only the changed pages are written: the six, and page 20. */
-	s = get_stats(r);
+	s = region_stats_now(r);
 	for (size_t j = 0; j < n; j++) {
 		bool w = j == 20;
 
@@ -1142,7 +1105,7 @@ ParameterizedTest(struct combo *c, region, stats_after_faults)
 	umove_region_config_free(cfg);
 	base = umove_region_addr(r);
 
-	s = get_stats(r);
+	s = region_stats_now(r);
 #define ZERO_BEFORE(name, doc)                                        \
 	cr_assert_eq(s.name, 0, "[%s/%s] %s = %llu before any fault", \
 		     path_label, fill_name(c->fill), #name,           \
@@ -1185,7 +1148,7 @@ ParameterizedTest(struct combo *c, region, stats_after_faults)
 	cr_assert_eq(s.limit_pages, 0);
 	/* Nothing was written: a sync finds every page clean. */
 	expect_ret(umove_region_sync(r), 0);
-	s = get_stats(r);
+	s = region_stats_now(r);
 	cr_assert_eq(s.bytes_written, 0);
 	cr_assert_eq(s.sync_clean, n);
 	unmap_and_close(r, st, &a);

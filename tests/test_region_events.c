@@ -137,40 +137,6 @@ static int open_region(struct umove_region **r, struct umove_store **st,
 	return ret;
 }
 
-static struct umove_stats stats_now(const struct umove_region *r)
-{
-	struct umove_stats s;
-
-	memset(&s, 0, sizeof(s));
-	s.size = sizeof(s);
-	expect_ret(umove_region_stats(r, &s), 0);
-	return s;
-}
-
-/*
- * Statistics (and page states) once the handlers are done: a fill is
- * counted, and its page marked resident, just after the install wakes the
- * faulting thread.
- */
-static struct umove_stats settled(const struct umove_region *r,
-				  uint64_t want_filled)
-{
-	struct umove_stats s = stats_now(r), t;
-
-	for (int i = 0; i < 2000 && s.pages_filled < want_filled; i++) {
-		sleep_ms(1);
-		s = stats_now(r);
-	}
-	for (int i = 0; i < 200; i++) {
-		sleep_ms(5);
-		t = stats_now(r);
-		if (!memcmp(&s, &t, sizeof(s)))
-			break;
-		s = t;
-	}
-	return s;
-}
-
 /* --- children ----------------------------------------------------------- */
 
 struct report {
@@ -353,7 +319,7 @@ PATH_TEST(region_events, fork_child_has_no_region)
 	}
 
 	expect_pages(base, 64, SEED, "parent after fork");
-	s = settled(r, 64);
+	s = settled_stats(r, 64);
 	cr_assert_eq(s.pages_filled, 64);
 	cr_assert_eq(s.copies, 0,
 		     "[%s] %llu moves were refused after the fork and copied",
@@ -394,7 +360,7 @@ PATH_TEST(region_events, madv_dontneed_refetches)
 	/* Pages never filled: nothing to discard, nothing breaks. */
 	cr_assert_eq(madvise(base + 24 * PG, 8 * PG, MADV_DONTNEED), 0);
 	/* No REMOVE event: the discarded pages are found when they fault. */
-	s = settled(r, 0);
+	s = settled_stats(r, 0);
 	cr_assert_eq(s.events_other, 0, "[%s] events_other %llu", path_label,
 		     (unsigned long long)s.events_other);
 
@@ -408,7 +374,7 @@ PATH_TEST(region_events, madv_dontneed_refetches)
 		cr_assert_eq(atomic_load(&a.reads[p]), p >= 4 && p < 12 ? 2 : 1,
 			     "[%s] store page %zu read %u times", path_label, p,
 			     atomic_load(&a.reads[p]));
-	s = settled(r, 32 + 8);
+	s = settled_stats(r, 32 + 8);
 	cr_assert_eq(s.pages_filled, 40);
 
 	expect_ret(umove_region_sync(r), 0);
@@ -439,7 +405,7 @@ PATH_TEST(region_events, madv_free_then_write_is_synced)
 	expect_ret(open_region(&r, &st, &a, *path, 1, 7), 0);
 	base = umove_region_addr(r);
 	expect_pages(base, 8, SEED, "first read");
-	settled(r, 8);
+	settled_stats(r, 8);
 	if (madvise(base + 2 * PG, PG, MADV_FREE) != 0) {
 		int err = errno;
 
@@ -489,13 +455,13 @@ PATH_TEST(region_events, munmap_part)
 	cr_assert_eq(munmap(base + 16 * PG, 16 * PG), 0, "munmap: %s",
 		     strerror(errno));
 	/* Counted once applied, which may be just after munmap returns. */
-	s = settled(r, 0);
+	s = settled_stats(r, 0);
 	cr_assert_geq(s.events_other, 1, "[%s] events_other %llu", path_label,
 		      (unsigned long long)s.events_other);
 	/* The rest is served as before, including pages never filled. */
 	for (size_t p = 40; p < 64; p++)
 		expect_page(base + p * PG, SEED, p, "page after the munmap");
-	settled(r, 64);
+	settled_stats(r, 64);
 
 	expect_ret(umove_region_sync(r), 0);
 	for (size_t p = 0; p < 64; p++) {
@@ -512,7 +478,7 @@ PATH_TEST(region_events, munmap_part)
 				     "[%s] page %zu written %u times",
 				     path_label, p, atomic_load(&a.writes[p]));
 	}
-	s = stats_now(r);
+	s = region_stats_now(r);
 	cr_assert_eq(s.bytes_written, 24 * PG, "[%s] bytes_written %llu",
 		     path_label, (unsigned long long)s.bytes_written);
 	cr_assert_eq(s.sync_clean, 24);

@@ -228,25 +228,6 @@ static unsigned probe_caps(void)
 	return caps;
 }
 
-/* The statistics once every handler has finished its bookkeeping. */
-static struct umove_stats settled_stats(const struct umove_region *r,
-					uint64_t want_filled)
-{
-	struct umove_stats s, t;
-	struct timespec ms = {0, 5000000};
-
-	memset(&s, 0, sizeof(s));
-	for (int i = 0; i < 400; i++) {
-		t.size = sizeof(t);
-		expect_ret(umove_region_stats(r, &t), 0);
-		if (t.pages_filled >= want_filled && !memcmp(&s, &t, sizeof(s)))
-			break;
-		s = t;
-		nanosleep(&ms, NULL);
-	}
-	return t;
-}
-
 ParameterizedTest(struct stress *c, region_stress, readers)
 {
 	size_t len = c->store == FILE_STORE ? file_bytes()

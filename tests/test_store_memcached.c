@@ -182,39 +182,6 @@ static struct umove_pool_stats pstats(const struct umove_store *st)
 	return s;
 }
 
-static struct umove_stats rstats(const struct umove_region *r)
-{
-	struct umove_stats s;
-
-	memset(&s, 0, sizeof(s));
-	s.size = sizeof(s);
-	expect_ret(umove_region_stats(r, &s), 0);
-	return s;
-}
-
-/*
- * Statistics once the handlers are done: a fill is counted just after the
- * install wakes the faulting thread.
- */
-static struct umove_stats settled(const struct umove_region *r,
-				  uint64_t want_filled)
-{
-	struct umove_stats s = rstats(r), t;
-
-	for (int i = 0; i < 2000 && s.pages_filled < want_filled; i++) {
-		sleep_ms(1);
-		s = rstats(r);
-	}
-	for (int i = 0; i < 200; i++) {
-		sleep_ms(5);
-		t = rstats(r);
-		if (!memcmp(&s, &t, sizeof(s)))
-			break;
-		s = t;
-	}
-	return s;
-}
-
 static struct umove_region *region_on(struct umove_store *st, size_t pages,
 				      unsigned threads, unsigned readahead,
 				      size_t limit)
@@ -1495,7 +1462,7 @@ Test(store_memcached, big_round_trip_8_threads)
 			     "%zu pages of thread %u differ, the first page "
 			     "%zu",
 			     sh[t].bad, t, sh[t].first_bad);
-	rs = settled(r, BIG_PAGES);
+	rs = settled_stats(r, BIG_PAGES);
 	ps = pstats(st);
 	cr_assert_eq(rs.pages_filled, BIG_PAGES);
 	cr_assert_eq(rs.read_errors, 0);
@@ -1609,7 +1576,7 @@ Test(store_memcached, replica_survives_killed_server)
 	base = umove_region_addr(r);
 	for (size_t i = 0; i < KILL_PAGES; i++)
 		expect_page(base + i * PG, SEED, i, "region, a server dead");
-	rs = settled(r, KILL_PAGES);
+	rs = settled_stats(r, KILL_PAGES);
 	cr_assert_eq(rs.read_errors, 0);
 	cr_assert_eq(rs.pages_filled, KILL_PAGES);
 	cr_assert_eq(pstats(st).failovers - ps.failovers, first_on_dead);
@@ -2429,7 +2396,7 @@ Test(store_memcached, failed_write_back_keeps_pages)
 	pool_kill(&p, dead);
 	for (size_t i = 0; i < WF_PAGES; i++)
 		fill_page(base + i * PG, SEED2, i);
-	rs = settled(r, 0);
+	rs = settled_stats(r, 0);
 	ps = pstats(st);
 	cr_assert_gt(rs.write_errors, 0, "no write-back failed");
 	cr_assert_gt(ps.write_failures, 0);
