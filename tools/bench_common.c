@@ -88,3 +88,37 @@ void cli_fault_quantiles(uint32_t *lat, size_t n, uint64_t misses, double *p50,
 	*p50 = lat[n - f + (size_t)ceil(0.50 * (double)f) - 1];
 	*p99 = lat[n - f + (size_t)ceil(0.99 * (double)f) - 1];
 }
+
+static const int stop_signals[CLI_STOP_SIGNALS] = {SIGINT, SIGTERM, SIGHUP};
+static void (*stop_cleanup)(void);
+
+/* Interrupted: undo the changes, then die of the signal as before. */
+static void on_stop_signal(int sig)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+	stop_cleanup();
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	raise(sig); /* blocked until the handler returns */
+}
+
+void cli_catch_stop_signals(struct sigaction old[CLI_STOP_SIGNALS],
+			    void (*cleanup)(void))
+{
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+
+	stop_cleanup = cleanup;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < CLI_STOP_SIGNALS; i++) {
+		sigaction(stop_signals[i], NULL, &old[i]);
+		if (old[i].sa_handler != SIG_IGN)
+			sigaction(stop_signals[i], &sa, NULL);
+	}
+}
+
+void cli_restore_stop_signals(const struct sigaction old[CLI_STOP_SIGNALS])
+{
+	for (int i = 0; i < CLI_STOP_SIGNALS; i++)
+		sigaction(stop_signals[i], &old[i], NULL);
+}

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the benchmarks share beyond cli.h: the watchdog that ends a run
- * stuck on a fault that is never served, and the fault latency taken from
- * per-access timings.
+ * stuck on a fault that is never served, the fault latency taken from
+ * per-access timings, and undoing what a benchmark set up (servers, swap,
+ * a cgroup) when it is interrupted.
  */
 #ifndef UMOVE_BENCH_COMMON_H
 #define UMOVE_BENCH_COMMON_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,5 +57,16 @@ void cli_watchdog_stop(struct cli_watchdog *w);
  */
 void cli_fault_quantiles(uint32_t *lat, size_t n, uint64_t misses, double *p50,
 			 double *p99);
+
+/*
+ * SIGINT, SIGTERM and SIGHUP call cleanup (which must be async-signal-safe)
+ * and then end the process by the signal, as they would have; a signal
+ * ignored when the command started stays ignored. old[] keeps what was
+ * there, for cli_restore_stop_signals().
+ */
+#define CLI_STOP_SIGNALS 3
+void cli_catch_stop_signals(struct sigaction old[CLI_STOP_SIGNALS],
+			    void (*cleanup)(void));
+void cli_restore_stop_signals(const struct sigaction old[CLI_STOP_SIGNALS]);
 
 #endif /* UMOVE_BENCH_COMMON_H */

@@ -628,7 +628,6 @@ static int run_umove(struct evict_ctx *c, const struct evict_result *res, int v,
 #define ZSWAP_ENABLED "/sys/module/zswap/parameters/enabled"
 #define ZSWAP_COMPRESSOR "/sys/module/zswap/parameters/compressor"
 #define SWAP_DIR "/var/tmp" /* on disk: swapon refuses a file on tmpfs */
-#define STOP_SIGNALS 3
 
 /* Whose changes the signal handlers and the watchdog undo. */
 static struct kernel_env *_Atomic live_kenv;
@@ -1058,38 +1057,6 @@ static void kernel_emergency(void)
 		(void)undo_swap(k);
 	}
 	errno = saved;
-}
-
-static const int stop_signals[STOP_SIGNALS] = {SIGINT, SIGTERM, SIGHUP};
-
-/* Interrupted: undo the changes, then die of the signal as before. */
-static void on_stop_signal(int sig)
-{
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-
-	kernel_emergency();
-	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
-	raise(sig); /* blocked until the handler returns */
-}
-
-/* A signal ignored when the command started stays ignored. */
-static void catch_stop_signals(struct sigaction *old)
-{
-	struct sigaction sa = {.sa_handler = on_stop_signal};
-
-	sigemptyset(&sa.sa_mask);
-	for (int i = 0; i < STOP_SIGNALS; i++) {
-		sigaction(stop_signals[i], NULL, &old[i]);
-		if (old[i].sa_handler != SIG_IGN)
-			sigaction(stop_signals[i], &sa, NULL);
-	}
-}
-
-static void restore_stop_signals(const struct sigaction *old)
-{
-	for (int i = 0; i < STOP_SIGNALS; i++)
-		sigaction(stop_signals[i], &old[i], NULL);
 }
 
 /* The limit's excess over L: what the child allocates besides the region. */
@@ -1646,7 +1613,7 @@ static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
 			   size_t swap_mib, struct evict_result *r)
 {
 	struct sigaction sa = {.sa_handler = on_fault_signal}, old_bus,
-			 old_segv, old_stop[STOP_SIGNALS];
+			 old_segv, old_stop[CLI_STOP_SIGNALS];
 	struct evict_ctx c = {.ops = ops};
 	struct cli_watchdog w;
 	int ret = -1;
@@ -1689,7 +1656,7 @@ static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
 	if (check_variants(&c, r))
 		goto out;
 	kernel_detect(&r->kenv, swap_mib);
-	catch_stop_signals(old_stop);
+	cli_catch_stop_signals(old_stop, kernel_emergency);
 	kernel_setup(&r->kenv);
 	for (int v = V_KERNEL; v < EVICT_VARIANTS; v++)
 		c.skip[v] = !r->kenv.usable || r->kenv.row_why[v - V_KERNEL][0];
@@ -1704,7 +1671,7 @@ static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
 	sigaction(SIGSEGV, &old_segv, NULL);
 	if (kernel_teardown(&r->kenv))
 		ret = -1;
-	restore_stop_signals(old_stop);
+	cli_restore_stop_signals(old_stop);
 	/* A kernel row that failed part way is skipped: not summarized. */
 	if (!ret && summarize(&c, r)) {
 		fprintf(stderr, "umove bench evict: out of memory\n");

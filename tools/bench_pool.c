@@ -84,7 +84,6 @@
 #define PB_TIMEOUT_MS 500	   /* the floor's, as the store's default */
 #define PB_READY_MS 3000	   /* a server must accept by then */
 #define MEMCACHED "/usr/bin/memcached"
-#define STOP_SIGNALS 3
 
 enum pb_kind { K_FLOOR, K_FILE, K_POOL };
 
@@ -205,36 +204,6 @@ static void servers_kill(void)
 		srv.pid[i] = 0;
 	}
 	errno = saved;
-}
-
-static const int stop_signals[STOP_SIGNALS] = {SIGINT, SIGTERM, SIGHUP};
-
-static void on_stop_signal(int sig)
-{
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
-
-	servers_kill();
-	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
-	raise(sig); /* delivered when the handler returns */
-}
-
-static void catch_stop_signals(struct sigaction *old)
-{
-	struct sigaction sa = {.sa_handler = on_stop_signal};
-
-	sigemptyset(&sa.sa_mask);
-	for (int i = 0; i < STOP_SIGNALS; i++) {
-		sigaction(stop_signals[i], NULL, &old[i]);
-		if (old[i].sa_handler != SIG_IGN)
-			sigaction(stop_signals[i], &sa, NULL);
-	}
-}
-
-static void restore_stop_signals(const struct sigaction *old)
-{
-	for (int i = 0; i < STOP_SIGNALS; i++)
-		sigaction(stop_signals[i], &old[i], NULL);
 }
 
 static struct sockaddr_in loopback(unsigned port)
@@ -1246,7 +1215,7 @@ static int bench_pool_run(unsigned runs, size_t size_mib, const char *user,
 			  struct pb_result *r)
 {
 	struct sigaction sa = {.sa_handler = on_fault_signal}, old_bus,
-			 old_segv, old_stop[STOP_SIGNALS];
+			 old_segv, old_stop[CLI_STOP_SIGNALS];
 	struct pb_ctx c = {.fd = -1};
 	struct cli_watchdog w;
 	int ret = CLI_EXIT_FAIL;
@@ -1292,7 +1261,7 @@ static int bench_pool_run(unsigned runs, size_t size_mib, const char *user,
 	}
 	/* Forked by this thread, which lives as long as the command:
 	 * PR_SET_PDEATHSIG fires when the thread that forked ends. */
-	catch_stop_signals(old_stop);
+	cli_catch_stop_signals(old_stop, servers_kill);
 	if (!user) {
 		status(&c, "starting %d memcached servers", PB_SERVERS);
 		if (start_servers(size_mib))
@@ -1337,7 +1306,7 @@ static int bench_pool_run(unsigned runs, size_t size_mib, const char *user,
 stop:
 	status_end(&c);
 	servers_kill();
-	restore_stop_signals(old_stop);
+	cli_restore_stop_signals(old_stop);
 out:
 	ctx_free(&c);
 	return ret;
