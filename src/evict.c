@@ -380,6 +380,16 @@ static size_t let_go_run(struct umove_region *r, const struct um_slots *to,
 	return freed;
 }
 
+/* The leading slots that kept the page moved into them: a fill can move it. */
+static size_t recycled_slots(const enum um_fate *fate, const bool *ok, size_t n)
+{
+	size_t k = 0;
+
+	while (k < n && fate[k] == UM_MOVED && ok[k])
+		k++;
+	return k;
+}
+
 /*
  * Evict the n victims v of region r (ascending runs; each already
  * EVICTING, owned by the caller) into the slots of to, which may belong to
@@ -423,6 +433,8 @@ static size_t evict_victims(struct umove_region *r, const struct um_slots *to,
 		umove_wake(r->um, (void *)page_addr(r, v[i]), k * r->page_size);
 		i += k;
 	}
+	if (to->w)
+		to->w->recycled = recycled_slots(fate, ok, n);
 	atomic_fetch_add(&c->pages_evicted, freed);
 	return freed;
 }

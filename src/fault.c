@@ -222,11 +222,11 @@ static void give_up(struct um_worker *w, size_t p, ssize_t err)
  *  - On one page, a refused move (the region is mlocked and the staging
  *    page is not, say) is retried as a copy; then give up on the page.
  */
-static void install(struct um_worker *w, size_t p, size_t n)
+static void install(struct um_worker *w, size_t p, size_t n, int first_fill)
 {
 	struct umove_region *r = w->region;
 	size_t done = 0, step = n;
-	int fill = r->fill;
+	int fill = first_fill;
 
 	while (done < n) {
 		size_t want = step < n - done ? step : n - done;
@@ -239,7 +239,7 @@ static void install(struct um_worker *w, size_t p, size_t n)
 			wake_pages(w, p + done, pages);
 			count(&w->c.pages_filled, pages);
 			done += pages;
-			fill = r->fill;
+			fill = first_fill;
 		} else if (got == -EEXIST) {
 			count(&w->c.races_lost, 1);
 			set_resident(r, p + done, 1);
@@ -254,7 +254,7 @@ static void install(struct um_worker *w, size_t p, size_t n)
 		} else {
 			give_up(w, p + done, got);
 			done++;
-			fill = r->fill;
+			fill = first_fill;
 		}
 	}
 }
@@ -313,6 +313,7 @@ static void make_room(struct um_worker *w, size_t n)
 	struct umove_region *r = w->region;
 	size_t limit = atomic_load(&r->limit), charged, need = 0, got = 0;
 
+	w->recycled = 0;
 	charged = atomic_load(&r->charged);
 	if (limit && um_can_evict(r) && charged > limit) {
 		need = charged - limit < n ? charged - limit : n;
@@ -350,6 +351,20 @@ static void serve_wp_fault(struct um_worker *w, uintptr_t page)
 	umove_wake(r->um, (void *)page, r->page_size);
 }
 
+/*
+ * How to install a run of n pages: the region's fill, except that AUTO
+ * moves a run whose staging pages all hold pages this fault's eviction
+ * moved out. Moving those costs no fresh page: the next eviction refills
+ * the slots. Copying them would leave the victims' pages idle in staging
+ * and take fresh ones for the region.
+ */
+static int fill_for(const struct um_worker *w, size_t n)
+{
+	const struct umove_region *r = w->region;
+
+	return r->move_recycled && w->recycled >= n ? UMOVE_FILL_MOVE : r->fill;
+}
+
 static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
 {
 	struct umove_region *r = w->region;
@@ -381,7 +396,7 @@ static void serve_fault(struct um_worker *w, uint64_t address, uint64_t t0)
 		poison(w, page);
 		return;
 	}
-	install(w, p, n);
+	install(w, p, n, fill_for(w, n));
 	count(&w->c.readahead_pages, n - 1);
 	um_hist_add(w->c.hist, now_ns() - t0);
 }

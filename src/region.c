@@ -108,12 +108,19 @@ int umove_region_config_set_limit(struct umove_region_config *cfg, size_t bytes)
  * AUTO is COPY, measured (docs/BENCHMARKS.md, `umove bench fault`): a move
  * empties the staging page, and refilling it costs a fault and a zeroed
  * page, more than the copy it saves. A move pays once emptied staging pages
- * are refilled with pages moved out of a region (a recycling pool), and
- * the emulated move is a copy plus checks: never cheaper than COPY.
+ * are refilled with pages moved out of a region (a recycling pool): then
+ * AUTO moves (move_recycled, `umove bench evict`). The emulated move is a
+ * copy plus checks: never cheaper than COPY.
  */
 static int resolve_fill(const struct umove_region *r)
 {
 	return r->cfg.fill == UMOVE_FILL_AUTO ? UMOVE_FILL_COPY : r->cfg.fill;
+}
+
+static bool resolve_move_recycled(const struct umove_region *r)
+{
+	return r->cfg.fill == UMOVE_FILL_AUTO && umove_native_move(r->um) &&
+	       !(r->cfg.flags & UMOVE_EVICT_COPY);
 }
 
 /* The region's memory: private, never inherited by a child (see fork). */
@@ -163,6 +170,7 @@ static int setup(struct umove_region *r)
 	if (err)
 		return err;
 	r->fill = resolve_fill(r);
+	r->move_recycled = resolve_move_recycled(r);
 	r->state = calloc(r->npages, sizeof(*r->state));
 	if (!r->state)
 		return -ENOMEM;

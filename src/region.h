@@ -80,6 +80,8 @@ struct um_worker {
 	pthread_t thread;
 	char *staging;	       /* (1 + readahead) pages */
 	struct um_slots slots; /* staging as eviction slots */
+	/* Leading staging pages holding a page the last eviction moved out. */
+	size_t recycled;
 	struct um_counters c;
 	/*
 	 * Odd while the handler holds messages it has read but not applied.
@@ -98,8 +100,9 @@ struct umove_region {
 	size_t len, npages, page_size;
 	_Atomic uint8_t *state; /* enum um_page_state per page */
 	struct umove_region_config cfg;
-	int fill;    /* UMOVE_FILL_MOVE or UMOVE_FILL_COPY */
-	int stop_fd; /* eventfd: readable once unmap begins */
+	int fill;	    /* UMOVE_FILL_MOVE or UMOVE_FILL_COPY */
+	bool move_recycled; /* AUTO: move a run whose staging was recycled */
+	int stop_fd;	    /* eventfd: readable once unmap begins */
 	unsigned nworkers;
 	struct um_worker *workers;
 	pthread_mutex_t sync_lock;	/* one sync at a time; guards sync_c */

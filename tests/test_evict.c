@@ -11,6 +11,7 @@
 #include "helpers.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -251,8 +252,12 @@ ParameterizedTestParameters(evict, scan_stays_under_limit)
 		{UMOVE_FILL_MOVE, 15, UMOVE_EVICT_COPY},
 		{UMOVE_FILL_COPY, 0, UMOVE_EMULATE},
 		{UMOVE_FILL_COPY, 15, UMOVE_EMULATE},
+		{UMOVE_FILL_AUTO, 0, 0},
+		{UMOVE_FILL_AUTO, 15, 0},
+		{UMOVE_FILL_AUTO, 15, UMOVE_EVICT_COPY},
+		{UMOVE_FILL_AUTO, 15, UMOVE_EMULATE},
 	};
-	return cr_make_param_array(struct fill_param, p, 7);
+	return cr_make_param_array(struct fill_param, p, 11);
 }
 
 /*
@@ -297,6 +302,73 @@ ParameterizedTest(struct fill_param *fp, evict, scan_stays_under_limit)
 	unmap_region(r);
 	cr_assert_eq(ms_total_writes(&m), 0, "unmap wrote clean pages");
 	ms_close(&m, st);
+}
+
+/* A scan of n pages under a limit with AUTO fill; the stats after it. */
+static struct umove_stats auto_scan(size_t n, size_t limit, unsigned ra)
+{
+	struct umove_region *r;
+	struct umove_store *st;
+	struct umove_stats s;
+	struct mstore m;
+	char *base;
+
+	st = ms_open(&m, n);
+	r = map_limited(st, n, limit, 1, ra, UMOVE_FILL_AUTO);
+	base = umove_region_addr(r);
+	for (size_t p = 0; p < n; p++)
+		expect_page(base + p * PG, SEED, p, "AUTO scan");
+	s = stats(r);
+	for (size_t p = 0; p < n; p += 5)
+		expect_page(base + p * PG, SEED, p, "AUTO second pass");
+	unmap_region(r);
+	ms_close(&m, st);
+	return s;
+}
+
+/*
+ * AUTO copies while the region fills up; once every fault evicts by move,
+ * it moves the victims' pages, now in staging with the store's bytes,
+ * into the region: steady-state paging takes no fresh page.
+ */
+Test(evict, auto_fill_moves_recycled_pages)
+{
+	const size_t n = 512, limit = 64, ra = 3;
+	struct umove_stats s;
+
+	use_flags(0);
+	s = auto_scan(n, limit, ra);
+	cr_assert_geq(s.copies, limit / (ra + 1),
+		      "the first %zu pages take fresh pages", limit);
+	cr_assert_geq(s.moves, (n - limit) / (ra + 1) / 2,
+		      "%" PRIu64 " moves, %" PRIu64 " copies", s.moves,
+		      s.copies);
+	cr_assert_geq(s.pages_evicted, n - limit);
+}
+
+/*
+ * Where eviction copies out (UMOVE_EVICT_COPY, emulated moves) staging
+ * holds no page to recycle: AUTO keeps copying.
+ */
+Test(evict, auto_fill_copies_without_recycling)
+{
+	static const unsigned flags[] = {UMOVE_EVICT_COPY, UMOVE_EMULATE};
+	const size_t n = 256, limit = 32;
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		struct umove *um = open_default();
+		bool native = umove_native_move(um);
+		struct umove_stats s;
+
+		close_um(um);
+		if (!native && flags[i] == UMOVE_EVICT_COPY)
+			continue; /* the emulated case below covers it */
+		use_flags(flags[i]);
+		s = auto_scan(n, limit, 3);
+		cr_assert_eq(s.moves, 0, "[%s] %" PRIu64 " moves", path_label,
+			     s.moves);
+		cr_assert_geq(s.pages_evicted, n - limit, "[%s]", path_label);
+	}
 }
 
 ParameterizedTestParameters(evict, changed_pages_written_once)
