@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the benchmarks: see bench_common.h. */
+#include <errno.h>
 #include <math.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -121,4 +124,44 @@ void cli_restore_stop_signals(const struct sigaction old[CLI_STOP_SIGNALS])
 {
 	for (int i = 0; i < CLI_STOP_SIGNALS; i++)
 		sigaction(stop_signals[i], &old[i], NULL);
+}
+
+double cli_tlb_shootdowns(void)
+{
+	FILE *f = fopen("/proc/interrupts", "re");
+	char line[8192];
+	double sum = NAN;
+
+	if (!f)
+		return NAN;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "TLB:", 4))
+			continue;
+		sum = 0;
+		for (p += 4;; p = end) {
+			unsigned long long n = strtoull(p, &end, 10);
+
+			if (end == p)
+				break;
+			sum += (double)n;
+		}
+		break;
+	}
+	fclose(f);
+	return sum;
+}
+
+int cli_pin_cpu(unsigned long cpu)
+{
+	cpu_set_t set;
+
+	if (cpu >= CPU_SETSIZE)
+		return EINVAL;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? errno : 0;
 }

@@ -69,4 +69,18 @@ void cli_catch_stop_signals(struct sigaction old[CLI_STOP_SIGNALS],
 			    void (*cleanup)(void));
 void cli_restore_stop_signals(const struct sigaction old[CLI_STOP_SIGNALS]);
 
+/*
+ * TLB shootdown interrupts received so far, summed over the CPUs (the
+ * "TLB:" line of /proc/interrupts, x86); NAN where the line is missing,
+ * as on arm64, which invalidates by broadcast instructions, not IPIs.
+ */
+double cli_tlb_shootdowns(void);
+
+/*
+ * Runs the calling thread, and every thread and child it creates from now
+ * on, on CPU cpu only: 0, or the errno of sched_setaffinity (EINVAL: no
+ * such CPU online or allowed).
+ */
+int cli_pin_cpu(unsigned long cpu);
+
 #endif /* UMOVE_BENCH_COMMON_H */

@@ -43,6 +43,7 @@
 #include <math.h>
 #include <mntent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -85,7 +86,7 @@ enum evict_variant {
 	V_COPY_FILL, /* COPY fill, eviction by move */
 	V_MOVE_FILL, /* MOVE fill, eviction by copy-out */
 	V_MOVE_RA,
-	V_DEFAULT_RA, /* the library's defaults: COPY fill, move-out, ra 15 */
+	V_DEFAULT_RA, /* the library's defaults: AUTO fill, move-out, ra 15 */
 	V_COPY_RA,
 	V_KERNEL, /* the kernel rows come last, in this order */
 	V_ZSWAP,
@@ -116,8 +117,8 @@ static const struct evict_def defs[EVICT_VARIANTS] = {
 	 UMOVE_EVICT_COPY, 0, false, V_COPY},
 	{"move_recycle_ra15", "MOVE + recycling, ra 15", false, UMOVE_FILL_MOVE,
 	 0, 15, true, V_COPY_RA},
-	{"copy_fill_move_out_ra15", "COPY fill, move-out, ra 15", false,
-	 UMOVE_FILL_COPY, 0, 15, true, V_COPY_RA},
+	{"default_ra15", "defaults (AUTO), ra 15", false, UMOVE_FILL_AUTO, 0,
+	 15, true, V_COPY_RA},
 	{"copy_ra15", "copy-based, ra 15", false, UMOVE_FILL_COPY,
 	 UMOVE_EVICT_COPY, 15, true, V_COPY_RA},
 	{"kernel_memory_max_swap", "kernel, limit + swap", true, 0, 0, 0, false,
@@ -149,6 +150,7 @@ enum {
 	S_FILL50,  /* the library's fill latency since mapping, ns */
 	S_FILL99,
 	S_ZSWAP, /* kernel: of the pages evicted, those zswap took */
+	S_TLB,	 /* TLB shootdown IPIs received, all CPUs (x86) */
 	S_COLS
 };
 
@@ -187,6 +189,7 @@ struct evict_result {
 	unsigned runs;
 	size_t size_mib, pages, page_size, ops;
 	int native_move; /* 1, 0, or -1 when no umove handle could be opened */
+	long cpu;	 /* --cpu, else -1 */
 	struct kernel_env kenv;
 	struct evict_cell cell[EVICT_VARIANTS][EVICT_PATTERNS][EVICT_FACTORS];
 };
@@ -542,11 +545,13 @@ static int timed_order(struct evict_ctx *c, struct umove_region *r, int v,
 	unsigned char *base = umove_region_addr(r);
 	struct umove_stats s0, s1;
 	struct loop_fail f;
-	double secs;
+	double secs, tlb0;
 
 	if (region_stats(r, title, &s0))
 		return -1;
+	tlb0 = cli_tlb_shootdowns();
 	secs = access_loop(c, base, c->seq[pat], c->model, c->lat, &f);
+	out[S_TLB] = cli_tlb_shootdowns() - tlb0;
 	if (secs < 0) {
 		report_mismatch(title, pat, factors[fi], run, &f);
 		return -1;
@@ -1073,6 +1078,7 @@ struct kernel_out {
 	char step[32];
 	double secs, p50, p99;
 	double swapouts, zswapouts; /* during the timed accesses */
+	double tlb;		    /* TLB shootdowns, ditto */
 	uint64_t faults;
 	struct loop_fail f;
 };
@@ -1202,7 +1208,9 @@ static void kernel_child(const struct evict_ctx *c, int pat, size_t limit,
 	sw0 = vmstat_count("pswpout");
 	z0 = vmstat_count("zswpout");
 	f0 = self_faults();
+	o->tlb = cli_tlb_shootdowns();
 	o->secs = access_loop(c, base, c->seq[pat], c->model, c->lat, &o->f);
+	o->tlb = cli_tlb_shootdowns() - o->tlb;
 	if (o->secs < 0) {
 		o->status = 1;
 		return;
@@ -1284,6 +1292,7 @@ static void kernel_sample(const struct evict_ctx *c, const struct kernel_out *o,
 	out[S_EVICTED] =
 		o->swapouts + (isfinite(o->zswapouts) ? o->zswapouts : 0);
 	out[S_ZSWAP] = o->zswapouts;
+	out[S_TLB] = o->tlb;
 }
 
 /* 0 measured, 1 the kernel row failed (it is dropped), -1 stop. */
@@ -1471,8 +1480,10 @@ static void skip_umove(struct evict_ctx *c, struct evict_result *r,
 }
 
 /*
- * Which variants can run here: a limit needs UFFDIO_MOVE (umove_map says
- * EOPNOTSUPP without it), which a trial map of the store tells.
+ * Which variants can run here: a trial map of the store tells. Without
+ * UFFDIO_MOVE moves are emulated and every eviction is a copy-out; only a
+ * kernel that cannot write-protect anonymous memory (before 5.7) refuses a
+ * limit (EOPNOTSUPP).
  */
 static int check_variants(struct evict_ctx *c, struct evict_result *r)
 {
@@ -1486,12 +1497,6 @@ static int check_variants(struct evict_ctx *c, struct evict_result *r)
 		return 0;
 	}
 	r->native_move = umove_native_move(um);
-	if (r->native_move)
-		snprintf(why, sizeof(why), "umove_map with a resident limit");
-	else
-		snprintf(why, sizeof(why),
-			 "a resident limit needs UFFDIO_MOVE: %s",
-			 cli_emulation_reason(um));
 	umove_close(um);
 	err = umove_store_open(&c->st, &ram_ops, sizeof(ram_ops), c, c->npages);
 	if (err) {
@@ -1531,9 +1536,8 @@ static int check_variants(struct evict_ctx *c, struct evict_result *r)
 			umove_strerror(err));
 		return -1;
 	}
-	if (r->native_move)
-		snprintf(why + strlen(why), sizeof(why) - strlen(why), ": %s",
-			 strerror(-err));
+	snprintf(why, sizeof(why), "umove_map with a resident limit: %s",
+		 strerror(-err));
 	skip_umove(c, r, why);
 	return 0;
 }
@@ -1704,13 +1708,20 @@ static void format_us(char *buf, size_t size, double ns)
 		snprintf(buf, size, us < 100 ? "%.1f" : "%.0f", us);
 }
 
+static const char *fill_name(int fill)
+{
+	return fill == UMOVE_FILL_MOVE	 ? "move"
+	       : fill == UMOVE_FILL_COPY ? "copy"
+					 : "auto";
+}
+
 static void print_row(const struct evict_result *r, int v, int pat, int f,
 		      FILE *out)
 {
 	const struct evict_cell *cell = &r->cell[v][pat][f];
 	const struct bench_stat *st = &cell->rate;
 	char rate[80], med[24], lo[24], hi[24], vs[16], miss[16], ev[16],
-		lat[48], p50[16], p99[16];
+		lat[48], p50[16], p99[16], tlb[16];
 	double ops = (double)r->ops;
 
 	if (!st->ok) {
@@ -1734,15 +1745,16 @@ static void print_row(const struct evict_result *r, int v, int pat, int f,
 	format_us(p50, sizeof(p50), cell->med[S_P50]);
 	format_us(p99, sizeof(p99), cell->med[S_P99]);
 	snprintf(lat, sizeof(lat), "%s/%s", p50, p99);
-	fprintf(out, "  %-26s %-5s %-6s %-22s %-8s %-11s %-10s %s\n",
-		defs[v].title,
-		defs[v].kernel			  ? "-"
-		: defs[v].fill == UMOVE_FILL_MOVE ? "move"
-						  : "copy",
+	if (isfinite(cell->med[S_TLB]))
+		snprintf(tlb, sizeof(tlb), "%.2f", cell->med[S_TLB] / ops);
+	else
+		snprintf(tlb, sizeof(tlb), "-");
+	fprintf(out, "  %-26s %-5s %-6s %-22s %-8s %-11s %-10s %-17s %s\n",
+		defs[v].title, defs[v].kernel ? "-" : fill_name(defs[v].fill),
 		defs[v].kernel			   ? "-"
 		: defs[v].flags & UMOVE_EVICT_COPY ? "copy"
 						   : "move",
-		rate, vs, miss, ev, lat);
+		rate, vs, miss, ev, lat, tlb);
 }
 
 /* MOVE + recycling against copy-based over all cells: the goal. */
@@ -1872,8 +1884,15 @@ static void bench_evict_print(const struct evict_result *r, FILE *out)
 	      "misses/acc: faults served per access; evict/acc: pages evicted "
 	      "per access; fault p50/p99: in us, the reading thread's time "
 	      "for its slowest accesses, as many as there were misses, "
-	      "median over the runs)\n",
+	      "median over the runs; IPI/acc: TLB shootdown interrupts "
+	      "received per access, all CPUs, from /proc/interrupts, - where "
+	      "there is no such line)\n",
 	      out);
+	if (r->cpu >= 0)
+		fprintf(out,
+			"(--cpu %ld: every thread of the command on CPU %ld "
+			"only, handlers and kernel children included)\n",
+			r->cpu, r->cpu);
 	for (int pat = 0; pat < EVICT_PATTERNS; pat++) {
 		for (int f = 0; f < EVICT_FACTORS; f++) {
 			fprintf(out,
@@ -1882,10 +1901,11 @@ static void bench_evict_print(const struct evict_result *r, FILE *out)
 				(double)r->size_mib / factors[f],
 				r->pages / factors[f]);
 			fprintf(out,
-				"  %-26s %-5s %-6s %-22s %-8s %-11s %-10s %s\n",
+				"  %-26s %-5s %-6s %-22s %-8s %-11s %-10s "
+				"%-17s %s\n",
 				"variant", "fill", "evict", "k acc/s",
 				"vs copy", "misses/acc", "evict/acc",
-				"fault p50/p99 us");
+				"fault p50/p99 us", "IPI/acc");
 			for (int v = 0; v < EVICT_VARIANTS; v++) {
 				if (defs[v].seq_only && pat != PAT_SEQ)
 					continue;
@@ -1924,9 +1944,7 @@ static void json_row(const struct evict_result *r, int v, int pat, int f,
 	json_str(j, "pattern", pattern_keys[pat]);
 	json_int(j, "working_set_per_limit", factors[f]);
 	json_int(j, "limit_pages", (long long)(r->pages / factors[f]));
-	json_str(j, "fill",
-		 um ? (defs[v].fill == UMOVE_FILL_MOVE ? "move" : "copy")
-		    : NULL);
+	json_str(j, "fill", um ? fill_name(defs[v].fill) : NULL);
 	json_str(j, "evict",
 		 um ? (defs[v].flags & UMOVE_EVICT_COPY ? "copy" : "move")
 		    : NULL);
@@ -1950,6 +1968,7 @@ static void json_row(const struct evict_result *r, int v, int pat, int f,
 	json_num(j, "fault_us_p99", cell->med[S_P99] / 1e3);
 	json_num(j, "handler_fill_us_p50", cell->med[S_FILL50] / 1e3);
 	json_num(j, "handler_fill_us_p99", cell->med[S_FILL99] / 1e3);
+	json_per_op(j, "tlb_shootdowns_per_access", cell->med[S_TLB], r->ops);
 	if (um)
 		json_null(j, "zswap_stores");
 	else
@@ -1998,6 +2017,10 @@ static void bench_evict_json(const struct evict_result *r, struct json *j)
 	json_int(j, "page_size", (long long)r->page_size);
 	json_int(j, "accesses", (long long)r->ops);
 	json_int(j, "runs", r->runs);
+	if (r->cpu < 0)
+		json_null(j, "cpu");
+	else
+		json_int(j, "cpu", r->cpu);
 	if (r->native_move < 0)
 		json_null(j, "native_move");
 	else
@@ -2040,7 +2063,7 @@ static void bench_evict_json(const struct evict_result *r, struct json *j)
 
 static const char bench_evict_usage[] =
 	"usage: umove bench evict [--size MiB] [--ops N] [--runs N] "
-	"[--kernel-swap MiB] [--json]\n"
+	"[--kernel-swap MiB] [--cpu N] [--json]\n"
 	"  --size MiB  the working set W, paged under limits of W/2 and W/8, "
 	"1 to 16384 (default 256)\n"
 	"  --ops N     timed accesses per run, 1 to 67108864 (default: "
@@ -2050,11 +2073,13 @@ static const char bench_evict_usage[] =
 	"  --kernel-swap MiB  as root, a swap file of MiB in " SWAP_DIR
 	" for the kernel rows, 1 to 65536, removed at the end (default: the "
 	"swap configured)\n"
+	"  --cpu N     run every thread (handlers, kernel children) on CPU N "
+	"only: no cross-CPU wake-ups or TLB shootdowns\n"
 	"  --json      print one JSON object on stdout\n";
 
 struct bench_evict_opts {
-	unsigned long runs, size, ops, swap_mib;
-	bool json;
+	unsigned long runs, size, ops, swap_mib, cpu;
+	bool json, pin;
 };
 
 /* 0 to run, else the exit status (--help: 0 after usage, 2 on errors). */
@@ -2066,6 +2091,7 @@ static int parse_bench_evict(int argc, char **argv, struct bench_evict_opts *o,
 		{"ops", required_argument, NULL, 'o'},
 		{"runs", required_argument, NULL, 'r'},
 		{"kernel-swap", required_argument, NULL, 'k'},
+		{"cpu", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -2094,6 +2120,11 @@ static int parse_bench_evict(int argc, char **argv, struct bench_evict_opts *o,
 			if (cli_parse_count(cmd, "--kernel-swap", optarg, 1,
 					    EVICT_MAX_SWAP_MIB, &o->swap_mib))
 				return CLI_EXIT_USAGE;
+		} else if (c == 'c') {
+			if (cli_parse_count(cmd, "--cpu", optarg, 0,
+					    CPU_SETSIZE - 1, &o->cpu))
+				return CLI_EXIT_USAGE;
+			o->pin = true;
 		} else if (c == 'h') {
 			fputs(bench_evict_usage, stdout);
 			*done = true;
@@ -2116,8 +2147,20 @@ int cmd_bench_evict(int argc, char **argv)
 
 	if (ret || done)
 		return ret;
+	if (o.pin) {
+		int e = cli_pin_cpu(o.cpu);
+
+		if (e) {
+			fprintf(stderr,
+				"umove bench evict: --cpu %lu: not a CPU this "
+				"process may run on (sched_setaffinity: %s)\n",
+				o.cpu, strerror(e));
+			return CLI_EXIT_USAGE;
+		}
+	}
 	if (bench_evict_run((unsigned)o.runs, o.size, o.ops, o.swap_mib, &r))
 		return CLI_EXIT_FAIL;
+	r.cpu = o.pin ? (long)o.cpu : -1;
 	if (!o.json) {
 		bench_evict_print(&r, stdout);
 		return 0;
