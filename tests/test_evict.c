@@ -716,6 +716,66 @@ PATH_TEST(evict, fork_shares_nothing)
 	ms_close(&m, st);
 }
 
+/*
+ * An application that asks for its region to be inherited (MADV_DOFORK)
+ * shares its pages with the child: the kernel will not move them (EBUSY),
+ * so eviction copies them out and discards the parent's mapping. Nothing
+ * is lost on either side: the parent reads the store's bytes back, the
+ * child keeps its copy-on-write view.
+ */
+PATH_TEST(evict, page_shared_with_child_is_copied_out)
+{
+	const size_t n = 64, limit = 8;
+	struct umove_region *r;
+	struct umove_store *st;
+	struct umove_stats s;
+	struct mstore m;
+	int go[2], status;
+	char *base;
+	pid_t pid;
+
+	use_path(*path);
+	st = ms_open(&m, n);
+	r = map_limited(st, n, 0, 1, 0, UMOVE_FILL_AUTO);
+	base = umove_region_addr(r);
+	for (size_t p = 0; p < n; p++)
+		fill_page(base + p * PG, SEED2, p);
+	cr_assert_eq(madvise(base, n * PG, MADV_DOFORK), 0);
+	cr_assert_eq(pipe(go), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char c;
+
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		for (size_t p = 0; p < n; p++)
+			if (!page_matches(base + p * PG, SEED2, p))
+				_exit(1);
+		_exit(0);
+	}
+	close(go[0]);
+	expect_ret(umove_region_set_limit(r, limit * PG), 0);
+	s = stats(r);
+	cr_assert_eq(s.evict_busy, 0, "[%s] a shared victim was kept",
+		     path_label);
+	cr_assert_geq(s.pages_evicted, n - limit, "[%s]", path_label);
+	cr_assert_geq(s.evict_writes, n - limit,
+		      "[%s] changed pages not written back", path_label);
+	cr_assert_leq(present_pages(base, n), limit, "[%s]", path_label);
+	expect_pages(m.data, n - limit, SEED2, "store after the eviction");
+	cr_assert_eq(write(go[1], "x", 1), 1);
+	close(go[1]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "[%s] the child's view changed: status %#x", path_label,
+		  status);
+	expect_pages(base, n, SEED2, "parent after the eviction");
+	unmap_region(r);
+	ms_close(&m, st);
+}
+
 /* --- pages the kernel will not move ------------------------------------- */
 
 /* Pins pages as I/O does: an io_uring fixed buffer (FOLL_PIN, long-term). */
