@@ -39,7 +39,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <mntent.h>
 #include <pthread.h>
@@ -73,6 +73,7 @@
 #define EVICT_STALL_S 30 /* no progress for this long: a fault is lost */
 #define EVICT_CG_SLACK ((size_t)16 << 20) /* the cgroup's limit above L */
 #define EVICT_MAX_SWAP_MIB 65536	  /* --kernel-swap */
+#define EVICT_ANY_CPU ULONG_MAX		  /* no --cpu */
 #define EVICT_CHUNK ((size_t)1 << 20)	  /* bytes copied per watchdog step */
 
 enum evict_pattern { PAT_SEQ, PAT_RANDOM, PAT_ZIPF, EVICT_PATTERNS };
@@ -2078,68 +2079,37 @@ static const char bench_evict_usage[] =
 	"  --json      print one JSON object on stdout\n";
 
 struct bench_evict_opts {
-	unsigned long runs, size, ops, swap_mib, cpu;
-	bool json, pin;
+	unsigned long runs, size, ops, swap_mib;
+	unsigned long cpu; /* EVICT_ANY_CPU unless --cpu */
+	bool json;
 };
 
 /* 0 to run, else the exit status (--help: 0 after usage, 2 on errors). */
 static int parse_bench_evict(int argc, char **argv, struct bench_evict_opts *o,
 			     bool *done)
 {
-	static const struct option opts[] = {
-		{"size", required_argument, NULL, 's'},
-		{"ops", required_argument, NULL, 'o'},
-		{"runs", required_argument, NULL, 'r'},
-		{"kernel-swap", required_argument, NULL, 'k'},
-		{"cpu", required_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	const struct cli_opt opts[] = {
+		{"size", 0, CLI_OPT_COUNT, &o->size, 1, EVICT_MAX_MIB},
+		{"ops", 0, CLI_OPT_COUNT, &o->ops, 1, EVICT_MAX_OPS},
+		{"runs", 0, CLI_OPT_COUNT, &o->runs, 1, EVICT_MAX_RUNS},
+		{"kernel-swap", 0, CLI_OPT_COUNT, &o->swap_mib, 1,
+		 EVICT_MAX_SWAP_MIB},
+		{"cpu", 0, CLI_OPT_COUNT, &o->cpu, 0, CPU_SETSIZE - 1},
+		{"json", 0, CLI_OPT_FLAG, &o->json, 0, 0},
 	};
 	const char *cmd = "umove bench evict";
-	int c;
+	int ret = cli_parse_options(cmd, bench_evict_usage, argc, argv, opts,
+				    sizeof(opts) / sizeof(opts[0]), done);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'j') {
-			o->json = true;
-		} else if (c == 's') {
-			if (cli_parse_count(cmd, "--size", optarg, 1,
-					    EVICT_MAX_MIB, &o->size))
-				return CLI_EXIT_USAGE;
-		} else if (c == 'o') {
-			if (cli_parse_count(cmd, "--ops", optarg, 1,
-					    EVICT_MAX_OPS, &o->ops))
-				return CLI_EXIT_USAGE;
-		} else if (c == 'r') {
-			if (cli_parse_count(cmd, "--runs", optarg, 1,
-					    EVICT_MAX_RUNS, &o->runs))
-				return CLI_EXIT_USAGE;
-		} else if (c == 'k') {
-			if (cli_parse_count(cmd, "--kernel-swap", optarg, 1,
-					    EVICT_MAX_SWAP_MIB, &o->swap_mib))
-				return CLI_EXIT_USAGE;
-		} else if (c == 'c') {
-			if (cli_parse_count(cmd, "--cpu", optarg, 0,
-					    CPU_SETSIZE - 1, &o->cpu))
-				return CLI_EXIT_USAGE;
-			o->pin = true;
-		} else if (c == 'h') {
-			fputs(bench_evict_usage, stdout);
-			*done = true;
-			return 0;
-		} else {
-			return cli_bad_option(cmd, bench_evict_usage, c, argc,
-					      argv);
-		}
-	}
+	if (ret || *done)
+		return ret;
 	return cli_no_arguments(cmd, bench_evict_usage, argc, argv);
 }
 
 int cmd_bench_evict(int argc, char **argv)
 {
-	struct bench_evict_opts o = {.runs = EVICT_RUNS, .size = EVICT_MIB};
+	struct bench_evict_opts o = {
+		.runs = EVICT_RUNS, .size = EVICT_MIB, .cpu = EVICT_ANY_CPU};
 	struct evict_result r;
 	struct json j;
 	bool done = false;
@@ -2147,7 +2117,7 @@ int cmd_bench_evict(int argc, char **argv)
 
 	if (ret || done)
 		return ret;
-	if (o.pin) {
+	if (o.cpu != EVICT_ANY_CPU) {
 		int e = cli_pin_cpu(o.cpu);
 
 		if (e) {
@@ -2160,7 +2130,7 @@ int cmd_bench_evict(int argc, char **argv)
 	}
 	if (bench_evict_run((unsigned)o.runs, o.size, o.ops, o.swap_mib, &r))
 		return CLI_EXIT_FAIL;
-	r.cpu = o.pin ? (long)o.cpu : -1;
+	r.cpu = o.cpu != EVICT_ANY_CPU ? (long)o.cpu : -1;
 	if (!o.json) {
 		bench_evict_print(&r, stdout);
 		return 0;

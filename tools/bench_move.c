@@ -15,7 +15,6 @@
  * run so that drift hits them alike and the ratios stay meaningful.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,40 +430,18 @@ struct bench_move_opts {
 static int parse_bench_move(int argc, char **argv, struct bench_move_opts *o,
 			    bool *done)
 {
-	static const struct option opts[] = {
-		{"runs", required_argument, NULL, 'r'},
-		{"pages", required_argument, NULL, 'p'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	const struct cli_opt opts[] = {
+		{"runs", 0, CLI_OPT_COUNT, &o->runs, 1, BENCH_MOVE_MAX_RUNS},
+		{"pages", 0, CLI_OPT_COUNT, &o->pages, BENCH_MOVE_MIN_PAGES,
+		 BENCH_MOVE_MAX_PAGES},
+		{"json", 0, CLI_OPT_FLAG, &o->json, 0, 0},
 	};
 	const char *cmd = "umove bench move";
-	int c;
+	int ret = cli_parse_options(cmd, bench_move_usage, argc, argv, opts,
+				    sizeof(opts) / sizeof(opts[0]), done);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'j') {
-			o->json = true;
-		} else if (c == 'r' || c == 'p') {
-			bool runs = c == 'r';
-
-			if (cli_parse_count(cmd, runs ? "--runs" : "--pages",
-					    optarg,
-					    runs ? 1 : BENCH_MOVE_MIN_PAGES,
-					    runs ? BENCH_MOVE_MAX_RUNS
-						 : BENCH_MOVE_MAX_PAGES,
-					    runs ? &o->runs : &o->pages))
-				return CLI_EXIT_USAGE;
-		} else if (c == 'h') {
-			fputs(bench_move_usage, stdout);
-			*done = true;
-			return 0;
-		} else {
-			return cli_bad_option(cmd, bench_move_usage, c, argc,
-					      argv);
-		}
-	}
+	if (ret || *done)
+		return ret;
 	return cli_no_arguments(cmd, bench_move_usage, argc, argv);
 }
 

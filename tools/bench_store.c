@@ -34,7 +34,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <liburing.h>
 #include <math.h>
 #include <pthread.h>
@@ -863,41 +862,18 @@ struct bench_store_opts {
 static int parse_bench_store(int argc, char **argv, struct bench_store_opts *o,
 			     bool *done)
 {
-	static const struct option opts[] = {
-		{"size", required_argument, NULL, 's'},
-		{"runs", required_argument, NULL, 'r'},
-		{"cold", no_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	const struct cli_opt opts[] = {
+		{"size", 0, CLI_OPT_COUNT, &o->size, 1, STORE_MAX_MIB},
+		{"runs", 0, CLI_OPT_COUNT, &o->runs, 1, STORE_MAX_RUNS},
+		{"cold", 0, CLI_OPT_FLAG, &o->cold, 0, 0},
+		{"json", 0, CLI_OPT_FLAG, &o->json, 0, 0},
 	};
 	const char *cmd = "umove bench store";
-	int c;
+	int ret = cli_parse_options(cmd, bench_store_usage, argc, argv, opts,
+				    sizeof(opts) / sizeof(opts[0]), done);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'j') {
-			o->json = true;
-		} else if (c == 'c') {
-			o->cold = true;
-		} else if (c == 's') {
-			if (cli_parse_count(cmd, "--size", optarg, 1,
-					    STORE_MAX_MIB, &o->size))
-				return CLI_EXIT_USAGE;
-		} else if (c == 'r') {
-			if (cli_parse_count(cmd, "--runs", optarg, 1,
-					    STORE_MAX_RUNS, &o->runs))
-				return CLI_EXIT_USAGE;
-		} else if (c == 'h') {
-			fputs(bench_store_usage, stdout);
-			*done = true;
-			return 0;
-		} else {
-			return cli_bad_option(cmd, bench_store_usage, c, argc,
-					      argv);
-		}
-	}
+	if (ret || *done)
+		return ret;
 	return cli_no_arguments(cmd, bench_store_usage, argc, argv);
 }
 

@@ -40,6 +40,32 @@ int cli_bad_option(const char *cmd, const char *usage, int c, int argc,
 		   char **argv);
 int cli_parse_count(const char *cmd, const char *opt, const char *arg,
 		    unsigned long min, unsigned long max, unsigned long *out);
+
+/* One option of a command, for cli_parse_options(). */
+enum cli_opt_kind {
+	CLI_OPT_FLAG,	/* out: bool, set to true */
+	CLI_OPT_COUNT,	/* out: unsigned long, a decimal in [min, max] */
+	CLI_OPT_STRING, /* out: const char *, the argument itself */
+};
+
+struct cli_opt {
+	const char *name; /* the long name, without "--" */
+	char short_name;  /* a one-letter form, or 0 */
+	enum cli_opt_kind kind;
+	void *out;
+	unsigned long min, max; /* CLI_OPT_COUNT */
+};
+
+#define CLI_MAX_OPTS 16
+
+/*
+ * Parses the options of argv (argv[0] is the command's name) against the
+ * n entries of opts, and --help/-h: 0 to run, with optind at the first
+ * operand; else the exit status after a message naming cmd and the usage
+ * on stderr. --help prints usage on stdout, sets *done and returns 0.
+ */
+int cli_parse_options(const char *cmd, const char *usage, int argc, char **argv,
+		      const struct cli_opt *opts, size_t n, bool *done);
 bool cli_env_emulate(void);
 int cli_drop_caches(const char *what);
 const char *cli_emulation_reason(const struct umove *um);

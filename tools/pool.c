@@ -140,37 +140,19 @@ struct pool_opts {
 static int parse_pool(const char *cmd, const char *usage, bool reads, int argc,
 		      char **argv, struct pool_opts *o, bool *done)
 {
-	static const struct option read_opts[] = {
-		{"threads", required_argument, NULL, 't'},
-		{"readahead", required_argument, NULL, 'a'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	/* Writes (put) take the last one only. */
+	const struct cli_opt opts[] = {
+		{"threads", 0, CLI_OPT_COUNT, &o->threads, 1, POOL_MAX_THREADS},
+		{"readahead", 0, CLI_OPT_COUNT, &o->readahead, 0,
+		 POOL_MAX_READAHEAD},
+		{"quiet", 'q', CLI_OPT_FLAG, &o->quiet, 0, 0},
 	};
-	const struct option *opts = reads ? read_opts : read_opts + 2;
-	int c;
+	size_t n = sizeof(opts) / sizeof(opts[0]), first = reads ? 0 : n - 1;
+	int ret = cli_parse_options(cmd, usage, argc, argv, opts + first,
+				    n - first, done);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
-		if (c == 'q') {
-			o->quiet = true;
-		} else if (c == 't') {
-			if (cli_parse_count(cmd, "--threads", optarg, 1,
-					    POOL_MAX_THREADS, &o->threads))
-				return CLI_EXIT_USAGE;
-		} else if (c == 'a') {
-			if (cli_parse_count(cmd, "--readahead", optarg, 0,
-					    POOL_MAX_READAHEAD, &o->readahead))
-				return CLI_EXIT_USAGE;
-		} else if (c == 'h') {
-			fputs(usage, stdout);
-			*done = true;
-			return 0;
-		} else {
-			return cli_bad_option(cmd, usage, c, argc, argv);
-		}
-	}
+	if (ret || *done)
+		return ret;
 	if (argc - optind != 2) {
 		fprintf(stderr, "%s: %s\n", cmd,
 			argc - optind < 2 ? "wants SPEC and FILE"

@@ -5,7 +5,6 @@
  * as JSON, so that the two outputs cannot tell different stories.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <stdlib.h>
@@ -431,39 +430,17 @@ static const char probe_usage[] =
 /* 0 to run, else the exit status (--help sets *done and returns 0). */
 static int parse_probe(int argc, char **argv, struct probe_opts *o, bool *done)
 {
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"runs", required_argument, NULL, 'r'},
-		{"quick", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	const struct cli_opt opts[] = {
+		{"json", 0, CLI_OPT_FLAG, &o->json, 0, 0},
+		{"runs", 0, CLI_OPT_COUNT, &o->runs, 1, BENCH_MOVE_MAX_RUNS},
+		{"quick", 0, CLI_OPT_FLAG, &o->quick, 0, 0},
 	};
 	const char *cmd = "umove probe";
-	int c;
+	int ret = cli_parse_options(cmd, probe_usage, argc, argv, opts,
+				    sizeof(opts) / sizeof(opts[0]), done);
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o->json = true;
-			break;
-		case 'q':
-			o->quick = true;
-			break;
-		case 'r':
-			if (cli_parse_count(cmd, "--runs", optarg, 1,
-					    BENCH_MOVE_MAX_RUNS, &o->runs))
-				return CLI_EXIT_USAGE;
-			break;
-		case 'h':
-			fputs(probe_usage, stdout);
-			*done = true;
-			return 0;
-		default:
-			return cli_bad_option(cmd, probe_usage, c, argc, argv);
-		}
-	}
+	if (ret || *done)
+		return ret;
 	return cli_no_arguments(cmd, probe_usage, argc, argv);
 }
 

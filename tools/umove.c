@@ -25,13 +25,14 @@ static const struct cli_cmd bench_cmds[] = {
 	{"move", cmd_bench_move, NULL, "[--runs N] [--pages N] [--json]",
 	 "cost per page of MOVE, COPY and the emulated move"},
 	{"fault", cmd_bench_fault, NULL,
-	 "[--size MiB] [--runs N] [--cold] [--json]",
+	 "[--size MiB] [--runs N] [--readers N] [--cold] [--json]",
 	 "pages/s of reading a file: kernel mmap, raw userfaultfd, umove"},
 	{"store", cmd_bench_store, NULL,
 	 "[--size MiB] [--runs N] [--cold] [--json]",
 	 "O_DIRECT reads of the file store: pread vs io_uring"},
 	{"evict", cmd_bench_evict, NULL,
-	 "[--size MiB] [--ops N] [--runs N] [--json]",
+	 "[--size MiB] [--ops N] [--runs N] [--kernel-swap MiB] [--cpu N] "
+	 "[--json]",
 	 "paging under a resident limit: MOVE + recycling vs copy-based"},
 	{"pool", cmd_bench_pool, NULL,
 	 "[--size MiB] [--runs N] [--spec SPEC] [--json]",
@@ -130,11 +131,6 @@ int cli_dispatch(const char *path, const struct cli_cmd *cmds, int argc,
 	return cli_dispatch(sub, c->sub, argc - 1, argv + 1);
 }
 
-/*
- * Report what getopt_long() just refused: c is its ':' (value missing) or
- * '?' (unknown). It runs with opterr = 0 and a leading ':' in the option
- * string so that the message names the command, not argv[0].
- */
 /* Options parsed: anything left over is a usage error. */
 int cli_no_arguments(const char *cmd, const char *usage_text, int argc,
 		     char **argv)
@@ -146,6 +142,11 @@ int cli_no_arguments(const char *cmd, const char *usage_text, int argc,
 	return CLI_EXIT_USAGE;
 }
 
+/*
+ * Report what getopt_long() just refused: c is its ':' (value missing) or
+ * '?' (unknown). It runs with opterr = 0 and a leading ':' in the option
+ * string so that the message names the command, not argv[0].
+ */
 int cli_bad_option(const char *cmd, const char *usage_text, int c, int argc,
 		   char **argv)
 {
@@ -178,6 +179,83 @@ int cli_parse_count(const char *cmd, const char *opt, const char *arg,
 		return -1;
 	}
 	*out = v;
+	return 0;
+}
+
+/* getopt_long's value for opts[i]: above every char, so never a short one. */
+#define CLI_OPT_VAL 256
+
+static int set_option(const char *cmd, const struct cli_opt *o, const char *arg)
+{
+	char name[64];
+
+	switch (o->kind) {
+	case CLI_OPT_FLAG:
+		*(bool *)o->out = true;
+		return 0;
+	case CLI_OPT_STRING:
+		*(const char **)o->out = arg;
+		return 0;
+	case CLI_OPT_COUNT:
+		snprintf(name, sizeof(name), "--%s", o->name);
+		return cli_parse_count(cmd, name, arg, o->min, o->max,
+				       (unsigned long *)o->out);
+	}
+	return -1;
+}
+
+/* The option getopt_long() returned c for, or NULL: an error or --help. */
+static const struct cli_opt *option_of(const struct cli_opt *opts, size_t n,
+				       int c)
+{
+	if (c >= CLI_OPT_VAL && (size_t)(c - CLI_OPT_VAL) < n)
+		return &opts[c - CLI_OPT_VAL];
+	for (size_t i = 0; i < n && c > 0; i++)
+		if (opts[i].short_name == c)
+			return &opts[i];
+	return NULL;
+}
+
+int cli_parse_options(const char *cmd, const char *usage, int argc, char **argv,
+		      const struct cli_opt *opts, size_t n, bool *done)
+{
+	struct option longs[CLI_MAX_OPTS + 2];
+	char shorts[2 * CLI_MAX_OPTS + 3] = ":h";
+	size_t ns = 2;
+	int c;
+
+	if (n > CLI_MAX_OPTS)
+		abort(); /* a table too long for the arrays: a bug, not input */
+	for (size_t i = 0; i < n; i++) {
+		bool flag = opts[i].kind == CLI_OPT_FLAG;
+
+		longs[i] = (struct option){
+			opts[i].name, flag ? no_argument : required_argument,
+			NULL, CLI_OPT_VAL + (int)i};
+		if (opts[i].short_name) {
+			shorts[ns++] = opts[i].short_name;
+			if (!flag)
+				shorts[ns++] = ':';
+		}
+	}
+	longs[n] = (struct option){"help", no_argument, NULL, 'h'};
+	longs[n + 1] = (struct option){NULL, 0, NULL, 0};
+	shorts[ns] = '\0';
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+		const struct cli_opt *o = option_of(opts, n, c);
+
+		if (c == 'h') {
+			fputs(usage, stdout);
+			*done = true;
+			return 0;
+		}
+		if (!o)
+			return cli_bad_option(cmd, usage, c, argc, argv);
+		if (set_option(cmd, o, optarg))
+			return CLI_EXIT_USAGE;
+	}
 	return 0;
 }
 
