@@ -3,6 +3,9 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -610,4 +613,81 @@ void need_4k(void)
 {
 	if (sysconf(_SC_PAGESIZE) != (long)PG)
 		cr_skip_test("page size is not 4 KiB");
+}
+
+struct child_log *child_log;
+
+void child_step(const char *fmt, ...)
+{
+	va_list ap;
+
+	atomic_fetch_add(&child_log->stage, 1);
+	va_start(ap, fmt);
+	vsnprintf(child_log->what, sizeof(child_log->what), fmt, ap);
+	va_end(ap);
+}
+
+bool child_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (child_log->err[0])
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(child_log->err, sizeof(child_log->err), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* volatile: the stores around an inlined copy must not be optimised out. */
+static __thread sigjmp_buf *volatile catch_jb;
+static __thread volatile int caught_sig;
+static __thread void *volatile caught_addr;
+
+static void on_fault_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	caught_sig = sig;
+	caught_addr = si->si_addr;
+	if (catch_jb)
+		siglongjmp(*catch_jb, 1);
+	signal(sig, SIG_DFL); /* not expected: die of it on return */
+}
+
+void catch_fault_signals(bool catch)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	if (catch) {
+		sa.sa_sigaction = on_fault_signal;
+		sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	} else {
+		sa.sa_handler = SIG_DFL;
+	}
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGBUS);
+	sigaddset(&set, SIGSEGV);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int touch_page(const void *page, void *copy, void **addr)
+{
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 1)) {
+		catch_jb = NULL;
+		if (addr)
+			*addr = caught_addr;
+		return caught_sig;
+	}
+	catch_jb = &jb;
+	__asm__ volatile("" ::: "memory");
+	memcpy(copy, page, PG);
+	__asm__ volatile("" ::: "memory");
+	catch_jb = NULL;
+	return 0;
 }

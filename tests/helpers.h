@@ -182,4 +182,32 @@ struct compactor {
 bool compactor_start(struct compactor *c);
 void compactor_stop(struct compactor *c);
 
+/*
+ * What a test's forked child tells the parent through shared memory: the
+ * step it is at (named when it hangs), whether it finished, and its first
+ * failure ("" if none). A test's report starts with one; child_log points
+ * to it in both processes.
+ */
+struct child_log {
+	atomic_int stage;
+	atomic_bool done;
+	char what[160];
+	char err[256];
+};
+extern struct child_log *child_log;
+__attribute__((format(printf, 1, 2))) void child_step(const char *fmt, ...);
+/* Records the first failure only; returns false, for `return child_fail()`. */
+__attribute__((format(printf, 1, 2))) bool child_fail(const char *fmt, ...);
+
+/*
+ * SIGBUS and SIGSEGV in this process: caught (for touch_page) or back to
+ * their default action, unblocked in the calling thread either way.
+ */
+void catch_fault_signals(bool catch);
+/*
+ * Copies the page at page into copy with fault signals caught: 0, or the
+ * signal the access raised, and then *addr (if not NULL) the address.
+ */
+int touch_page(const void *page, void *copy, void **addr);
+
 #endif /* UMOVE_TESTS_HELPERS_H */

@@ -13,9 +13,7 @@
  */
 #include "helpers.h"
 
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,80 +138,11 @@ static int open_region(struct umove_region **r, struct umove_store **st,
 /* --- children ----------------------------------------------------------- */
 
 struct report {
-	atomic_int stage;
-	atomic_bool done;
-	char what[160]; /* the step in progress */
-	char err[256];	/* the first failure, "" if none */
-	long values[8]; /* scenario-specific results */
+	struct child_log log; /* first: child_log points here */
+	long values[8];	      /* scenario-specific results */
 };
 
 static struct report *rep;
-
-__attribute__((format(printf, 1, 2))) static void step(const char *fmt, ...)
-{
-	va_list ap;
-
-	atomic_fetch_add(&rep->stage, 1);
-	va_start(ap, fmt);
-	vsnprintf(rep->what, sizeof(rep->what), fmt, ap);
-	va_end(ap);
-}
-
-__attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (rep->err[0])
-		return;
-	va_start(ap, fmt);
-	vsnprintf(rep->err, sizeof(rep->err), fmt, ap);
-	va_end(ap);
-}
-
-/* volatile: the stores around an inlined access must not be optimised out */
-static __thread sigjmp_buf *volatile catch_jb;
-static __thread volatile int caught_sig;
-
-static void on_fault(int sig)
-{
-	caught_sig = sig;
-	if (catch_jb)
-		siglongjmp(*catch_jb, 1);
-	signal(sig, SIG_DFL); /* not expected: die of it on return */
-}
-
-static void handle_faults(void (*fn)(int))
-{
-	struct sigaction sa;
-	sigset_t set;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = fn ? fn : SIG_DFL;
-	sa.sa_flags = SA_NODEFER;
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGBUS);
-	sigaddset(&set, SIGSEGV);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-}
-
-/* Copies one page; returns 0 or the signal the access raised. */
-static int touch(const char *page, void *copy)
-{
-	sigjmp_buf jb;
-
-	if (sigsetjmp(jb, 1)) {
-		catch_jb = NULL;
-		return caught_sig;
-	}
-	catch_jb = &jb;
-	__asm__ volatile("" ::: "memory");
-	memcpy(copy, page, PG);
-	__asm__ volatile("" ::: "memory");
-	catch_jb = NULL;
-	return 0;
-}
 
 typedef void (*scenario)(const void *arg);
 
@@ -225,15 +154,16 @@ static pid_t child_start(scenario fn, const void *arg, bool catch_faults)
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(rep, MAP_FAILED);
 	memset(rep, 0, sizeof(*rep));
+	child_log = &rep->log;
 	fflush(NULL);
 	pid = fork();
 	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
 	if (pid)
 		return pid;
 	alarm(TEST_TIMEOUT); /* never outlive the test */
-	handle_faults(catch_faults ? on_fault : NULL);
+	catch_fault_signals(catch_faults);
 	fn(arg);
-	atomic_store(&rep->done, true);
+	atomic_store(&rep->log.done, true);
 	_exit(0);
 }
 
@@ -252,11 +182,11 @@ static int child_wait(pid_t pid, int ms, const char *what)
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		cr_assert_fail("[%s] %s: child hung at step %d (%s) for %d ms",
-			       path_label, what, atomic_load(&rep->stage),
-			       rep->what, ms);
+			       path_label, what, atomic_load(&rep->log.stage),
+			       rep->log.what, ms);
 	}
-	cr_assert_eq(rep->err[0], '\0', "[%s] %s: %s", path_label, what,
-		     rep->err);
+	cr_assert_eq(rep->log.err[0], '\0', "[%s] %s: %s", path_label, what,
+		     rep->log.err);
 	return status;
 }
 
@@ -274,15 +204,15 @@ static void touch_inherited(const void *arg)
 	static char copy[PG];
 	bool store_bytes = false, zeros = true;
 
-	step("touch the parent's region at %p", (const void *)page);
+	child_step("touch the parent's region at %p", (const void *)page);
 	memcpy(copy, page, PG); /* SIGSEGV, under the default handler */
 	for (size_t i = 0; i < PG; i++)
 		zeros &= !copy[i];
 	for (size_t i = 0; i < 64; i++)
 		store_bytes |= page_matches(copy, SEED, i);
-	fail("the child read the parent's region: %s",
-	     zeros ? "a page of zeros"
-		   : (store_bytes ? "the store's bytes" : "other bytes"));
+	child_fail("the child read the parent's region: %s",
+		   zeros ? "a page of zeros"
+			 : (store_bytes ? "the store's bytes" : "other bytes"));
 }
 
 /*
@@ -589,46 +519,48 @@ static void remap_child(const void *argp)
 	char *base, *moved;
 	int sig, ret;
 
-	step("create the region");
+	child_step("create the region");
 	if (!arr_init(&a, 16)) {
-		fail("out of memory");
+		child_fail("out of memory");
 		return;
 	}
 	ret = open_region(&r, &st, &a, arg->path, 1, 0);
 	if (ret) {
-		fail("open_region: %d", ret);
+		child_fail("open_region: %d", ret);
 		return;
 	}
 	base = umove_region_addr(r);
-	step("read pages 0..3");
+	child_step("read pages 0..3");
 	for (size_t p = 0; p < 4; p++)
-		if (touch(base + p * PG, copy) || !page_matches(copy, SEED, p))
-			fail("page %zu before mremap", p);
-	step("mremap");
+		if (touch_page(base + p * PG, copy, NULL) ||
+		    !page_matches(copy, SEED, p))
+			child_fail("page %zu before mremap", p);
+	child_step("mremap");
 	moved = mmap(NULL, 16 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 		     0);
 	moved = mremap(base, 16 * PG, 16 * PG, MREMAP_MAYMOVE | MREMAP_FIXED,
 		       moved);
 	if (moved == MAP_FAILED) {
-		fail("mremap: %s", strerror(errno));
+		child_fail("mremap: %s", strerror(errno));
 		return;
 	}
-	step("read the moved resident pages");
+	child_step("read the moved resident pages");
 	for (size_t p = 0; p < 4; p++)
-		if (touch(moved + p * PG, copy) || !page_matches(copy, SEED, p))
-			fail("moved resident page %zu", p);
-	step("touch a moved page never filled");
-	sig = touch(moved + 8 * PG, copy);
+		if (touch_page(moved + p * PG, copy, NULL) ||
+		    !page_matches(copy, SEED, p))
+			child_fail("moved resident page %zu", p);
+	child_step("touch a moved page never filled");
+	sig = touch_page(moved + 8 * PG, copy, NULL);
 	if (sig != arg->want_sig)
-		fail("moved page never filled: %s, want SIG%s",
-		     sig ? sigabbrev_np(sig) : "no signal",
-		     sigabbrev_np(arg->want_sig));
-	step("touch the old address");
-	sig = touch(base, copy);
+		child_fail("moved page never filled: %s, want SIG%s",
+			   sig ? sigabbrev_np(sig) : "no signal",
+			   sigabbrev_np(arg->want_sig));
+	child_step("touch the old address");
+	sig = touch_page(base, copy, NULL);
 	if (sig != SIGSEGV)
-		fail("old address: %s, want SIGSEGV",
-		     sig ? sigabbrev_np(sig) : "no signal");
-	step("stats");
+		child_fail("old address: %s, want SIGSEGV",
+			   sig ? sigabbrev_np(sig) : "no signal");
+	child_step("stats");
 	/* The poison is counted just after it woke the thread. */
 	for (int i = 0; i < 400; i++) {
 		memset(&s, 0, sizeof(s));
@@ -640,17 +572,17 @@ static void remap_child(const void *argp)
 	}
 	rep->values[0] = (long)s.events_other;
 	rep->values[1] = (long)s.pages_poisoned;
-	step("umove_unmap");
+	child_step("umove_unmap");
 	ret = umove_unmap(r);
 	if (ret)
-		fail("umove_unmap: %d", ret);
-	step("the moved memory after umove_unmap");
+		child_fail("umove_unmap: %d", ret);
+	child_step("the moved memory after umove_unmap");
 	if (msync(moved, 16 * PG, MS_ASYNC))
-		fail("umove_unmap unmapped the moved memory");
-	else if (touch(moved, copy) || !page_matches(copy, SEED, 0))
-		fail("moved page 0 after umove_unmap");
+		child_fail("umove_unmap unmapped the moved memory");
+	else if (touch_page(moved, copy, NULL) || !page_matches(copy, SEED, 0))
+		child_fail("moved page 0 after umove_unmap");
 	if (umove_store_close(st))
-		fail("umove_store_close");
+		child_fail("umove_store_close");
 }
 
 PATH_TEST(region_events, mremap_moves_out_of_region)
@@ -666,8 +598,9 @@ PATH_TEST(region_events, mremap_moves_out_of_region)
 	close_um(um);
 	pid = child_start(remap_child, &arg, true);
 	child_wait(pid, CHILD_MS, "mremap");
-	cr_assert(atomic_load(&rep->done), "[%s] child ended at step %d (%s)",
-		  path_label, atomic_load(&rep->stage), rep->what);
+	cr_assert(atomic_load(&rep->log.done),
+		  "[%s] child ended at step %d (%s)", path_label,
+		  atomic_load(&rep->log.stage), rep->log.what);
 	cr_assert_geq(rep->values[0], 1, "events_other %ld", rep->values[0]);
 	cr_assert_eq(rep->values[1], 1, "pages_poisoned %ld", rep->values[1]);
 	child_release();
@@ -710,7 +643,7 @@ static void *uf_reader_main(void *arg)
 		x ^= x >> 7;
 		x ^= x << 17;
 		p = (size_t)(x % UF_PAGES);
-		sig = touch(u->base + p * PG, copy);
+		sig = touch_page(u->base + p * PG, copy, NULL);
 		if (sig) {
 			u->sig = sig;
 			break;
@@ -737,45 +670,46 @@ static void unmap_faulting_child(const void *argp)
 	struct arr a;
 	int ret;
 
-	step("create the region");
+	child_step("create the region");
 	if (!arr_init(&a, UF_PAGES)) {
-		fail("out of memory");
+		child_fail("out of memory");
 		return;
 	}
 	a.read_delay_ms = 1;
 	ret = open_region(&r, &st, &a, arg->path, arg->threads, 0);
 	if (ret) {
-		fail("open_region: %d", ret);
+		child_fail("open_region: %d", ret);
 		return;
 	}
-	step("start readers");
+	child_step("start readers");
 	for (unsigned i = 0; i < UF_READERS; i++) {
 		u[i] = (struct uf_reader){
 			.base = umove_region_addr(r), .id = i, .stop = &stop};
 		if (pthread_create(&u[i].tid, NULL, uf_reader_main, &u[i])) {
-			fail("pthread_create");
+			child_fail("pthread_create");
 			return;
 		}
 	}
 	sleep_ms(100);
-	step("umove_unmap while readers fault");
+	child_step("umove_unmap while readers fault");
 	ret = umove_unmap(r);
 	rep->values[0] = ret;
-	step("stop readers");
+	child_step("stop readers");
 	atomic_store(&stop, true);
-	step("join readers");
+	child_step("join readers");
 	for (unsigned i = 0; i < UF_READERS; i++) {
 		pthread_join(u[i].tid, NULL);
 		rep->values[1] += u[i].reads;
 		rep->values[2] += u[i].bad;
 		rep->values[3] += u[i].sig == SIGSEGV;
 		if (u[i].sig && u[i].sig != SIGSEGV)
-			fail("reader %u: SIG%s", i, sigabbrev_np(u[i].sig));
+			child_fail("reader %u: SIG%s", i,
+				   sigabbrev_np(u[i].sig));
 	}
-	step("close the store");
+	child_step("close the store");
 	ret = umove_store_close(st);
 	if (ret)
-		fail("umove_store_close after unmap: %d", ret);
+		child_fail("umove_store_close after unmap: %d", ret);
 }
 
 ParameterizedTestParameters(region_events, unmap_while_faulting)
@@ -797,10 +731,10 @@ ParameterizedTest(struct uf_arg *c, region_events, unmap_while_faulting)
 	pid = child_start(unmap_faulting_child, c, true);
 	status = child_wait(pid, CHILD_MS, "unmap while faulting");
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-			  atomic_load(&rep->done),
+			  atomic_load(&rep->log.done),
 		  "[%s, %u handlers] child status 0x%x at step %d (%s)",
-		  path_label, c->threads, status, atomic_load(&rep->stage),
-		  rep->what);
+		  path_label, c->threads, status, atomic_load(&rep->log.stage),
+		  rep->log.what);
 	cr_assert_eq(rep->values[0], 0, "[%s] umove_unmap returned %ld",
 		     path_label, rep->values[0]);
 	cr_assert_gt(rep->values[1], 0, "[%s] no reads before the unmap",
@@ -815,10 +749,10 @@ ParameterizedTest(struct uf_arg *c, region_events, unmap_while_faulting)
 	cr_assert((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
 			  (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV),
 		  "[%s, %u handlers] child status 0x%x at step %d (%s)",
-		  path_label, c->threads, status, atomic_load(&rep->stage),
-		  rep->what);
-	cr_assert_geq(atomic_load(&rep->stage), 3,
+		  path_label, c->threads, status, atomic_load(&rep->log.stage),
+		  rep->log.what);
+	cr_assert_geq(atomic_load(&rep->log.stage), 3,
 		      "[%s] child ended before umove_unmap (step %d, %s)",
-		      path_label, atomic_load(&rep->stage), rep->what);
+		      path_label, atomic_load(&rep->log.stage), rep->log.what);
 	child_release();
 }

@@ -14,9 +14,7 @@
  */
 #include "helpers.h"
 
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,88 +133,12 @@ struct setup {
 
 /* Shared with the parent: where the child got to, and what went wrong. */
 struct report {
-	atomic_int stage;
-	atomic_bool done;
-	char what[160]; /* the step in progress */
-	char err[256];	/* the first failure, "" if none */
+	struct child_log log; /* first: child_log points here */
 	struct umove_stats stats;
 	uintptr_t fatal_addr; /* non-zero: touch it last, default handlers */
 };
 
 static struct report *rep;
-
-__attribute__((format(printf, 1, 2))) static void step(const char *fmt, ...)
-{
-	va_list ap;
-
-	atomic_fetch_add(&rep->stage, 1);
-	va_start(ap, fmt);
-	vsnprintf(rep->what, sizeof(rep->what), fmt, ap);
-	va_end(ap);
-}
-
-__attribute__((format(printf, 1, 2))) static bool fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (rep->err[0])
-		return false;
-	va_start(ap, fmt);
-	vsnprintf(rep->err, sizeof(rep->err), fmt, ap);
-	va_end(ap);
-	return false;
-}
-
-/* volatile: the stores around an inlined copy must not be optimised out. */
-static __thread sigjmp_buf *volatile catch_jb;
-static __thread volatile int caught_sig;
-static __thread void *volatile caught_addr;
-
-static void on_fault(int sig, siginfo_t *si, void *uc)
-{
-	(void)uc;
-	caught_sig = sig;
-	caught_addr = si->si_addr;
-	if (catch_jb)
-		siglongjmp(*catch_jb, 1);
-	signal(sig, SIG_DFL); /* not expected: die of it on return */
-}
-
-static void handle_faults(void (*fn)(int, siginfo_t *, void *))
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	if (fn) {
-		sa.sa_sigaction = fn;
-		sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	} else {
-		sa.sa_handler = SIG_DFL;
-	}
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-}
-
-/*
- * Reads page `page` of the region in full into `copy`. Returns 0, or the
- * signal the access raised (then *addr is the faulting address).
- */
-static int touch(const char *base, size_t page, void *copy, void **addr)
-{
-	sigjmp_buf jb;
-
-	if (sigsetjmp(jb, 1)) {
-		catch_jb = NULL;
-		*addr = caught_addr;
-		return caught_sig;
-	}
-	catch_jb = &jb;
-	__asm__ volatile("" ::: "memory");
-	memcpy(copy, base + page * PG, PG);
-	__asm__ volatile("" ::: "memory");
-	catch_jb = NULL;
-	return 0;
-}
 
 static const char *sig_name(int sig)
 {
@@ -230,13 +152,14 @@ static bool expect_good(const char *base, size_t page)
 	void *addr = NULL;
 	int sig;
 
-	step("touch page %zu (good)", page);
-	sig = touch(base, page, copy, &addr);
+	child_step("touch page %zu (good)", page);
+	sig = touch_page(base + page * PG, copy, &addr);
 	if (sig)
-		return fail("page %zu raised SIG%s at %p", page, sig_name(sig),
-			    addr);
+		return child_fail("page %zu raised SIG%s at %p", page,
+				  sig_name(sig), addr);
 	if (!page_matches(copy, SEED, page))
-		return fail("page %zu does not hold the store's bytes", page);
+		return child_fail("page %zu does not hold the store's bytes",
+				  page);
 	return true;
 }
 
@@ -247,20 +170,21 @@ static bool expect_signal(const char *base, size_t page, int want_sig)
 	void *addr = NULL;
 	int sig;
 
-	step("touch page %zu (poisoned)", page);
-	sig = touch(base, page, copy, &addr);
+	child_step("touch page %zu (poisoned)", page);
+	sig = touch_page(base + page * PG, copy, &addr);
 	if (sig != want_sig)
-		return fail("page %zu: SIG%s, want SIG%s%s", page,
-			    sig_name(sig), sig_name(want_sig),
-			    sig ? ""
-				: (page_matches(copy, SEED, page)
-					   ? " (read the store's bytes)"
-					   : " (read bytes that are not the "
-					     "store's)"));
+		return child_fail(
+			"page %zu: SIG%s, want SIG%s%s", page, sig_name(sig),
+			sig_name(want_sig),
+			sig ? ""
+			    : (page_matches(copy, SEED, page)
+				       ? " (read the store's bytes)"
+				       : " (read bytes that are not the "
+					 "store's)"));
 	if ((char *)addr < base + page * PG ||
 	    (char *)addr >= base + (page + 1) * PG)
-		return fail("page %zu: SIG%s at %p, outside the page", page,
-			    sig_name(sig), addr);
+		return child_fail("page %zu: SIG%s at %p, outside the page",
+				  page, sig_name(sig), addr);
 	return true;
 }
 
@@ -279,7 +203,7 @@ static bool get_stats(struct umove_region *r)
 		rep->stats.size = sizeof(rep->stats);
 		ret = umove_region_stats(r, &rep->stats);
 		if (ret)
-			return fail("umove_region_stats: %d", ret);
+			return child_fail("umove_region_stats: %d", ret);
 		if (!memcmp(&prev, &rep->stats, sizeof(prev)))
 			break;
 		prev = rep->stats;
@@ -298,9 +222,9 @@ static struct umove_region *child_region(const struct setup *s,
 	struct bad *b = bad_new(s->pages, s->fail_reads);
 	int ret;
 
-	step("create store and region");
+	child_step("create store and region");
 	if (!b) {
-		fail("out of memory");
+		child_fail("out of memory");
 		return NULL;
 	}
 	b->read_delay_ms = s->read_delay_ms;
@@ -322,7 +246,7 @@ static struct umove_region *child_region(const struct setup *s,
 		ret = umove_map(&r, st, 0, s->pages * PG, cfg);
 	umove_region_config_free(cfg);
 	if (ret) {
-		fail("setting up the region: %d", ret);
+		child_fail("setting up the region: %d", ret);
 		return NULL;
 	}
 	*out = b;
@@ -341,6 +265,7 @@ static void child_start(struct child *c, scenario fn, const struct setup *s)
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(rep, MAP_FAILED);
 	memset(rep, 0, sizeof(*rep));
+	child_log = &rep->log;
 	fflush(NULL);
 	c->pid = fork();
 	cr_assert_geq(c->pid, 0, "fork: %s", strerror(errno));
@@ -348,12 +273,12 @@ static void child_start(struct child *c, scenario fn, const struct setup *s)
 		return;
 	/* The child: never outlive the test, whatever happens to it. */
 	alarm(TEST_TIMEOUT);
-	handle_faults(on_fault);
+	catch_fault_signals(true);
 	fn(s);
-	atomic_store(&rep->done, true);
+	atomic_store(&rep->log.done, true);
 	if (rep->fatal_addr) {
 		/* Not yet unmapped: the region is still there to touch. */
-		handle_faults(NULL);
+		catch_fault_signals(false);
 		*(volatile char *)rep->fatal_addr;
 	}
 	_exit(0);
@@ -378,14 +303,15 @@ static int child_finish(struct child *c, int ms, const char *what)
 		waitpid(c->pid, &status, 0);
 		cr_assert_fail(
 			"[%s] %s: child hung at step %d (%s) for %d ms%s%s",
-			path_label, what, atomic_load(&rep->stage), rep->what,
-			ms, rep->err[0] ? "; earlier: " : "", rep->err);
+			path_label, what, atomic_load(&rep->log.stage),
+			rep->log.what, ms, rep->log.err[0] ? "; earlier: " : "",
+			rep->log.err);
 	}
-	cr_assert_eq(rep->err[0], '\0', "[%s] %s: %s", path_label, what,
-		     rep->err);
-	cr_assert(atomic_load(&rep->done),
+	cr_assert_eq(rep->log.err[0], '\0', "[%s] %s: %s", path_label, what,
+		     rep->log.err);
+	cr_assert(atomic_load(&rep->log.done),
 		  "[%s] %s: child ended early at step %d (%s), status 0x%x",
-		  path_label, what, atomic_load(&rep->stage), rep->what,
+		  path_label, what, atomic_load(&rep->log.stage), rep->log.what,
 		  status);
 	return status;
 }
@@ -440,21 +366,21 @@ static void poisoned_page_child(const struct setup *s)
 	    !expect_signal(base, BAD, s->want_sig))
 		return;
 	if (atomic_load(&b->failed) != (int)s->retries + 1)
-		fail("store reads failed: %d, want %u", atomic_load(&b->failed),
-		     s->retries + 1);
+		child_fail("store reads failed: %d, want %u",
+			   atomic_load(&b->failed), s->retries + 1);
 	if (!expect_signal(base, BAD, s->want_sig) ||
 	    !expect_good(base, BAD + 1))
 		return;
 	if (atomic_load(&b->failed) != (int)s->retries + 1)
-		fail("the poisoned page was read again: %d failed reads",
-		     atomic_load(&b->failed));
-	step("sync with a poisoned page");
+		child_fail("the poisoned page was read again: %d failed reads",
+			   atomic_load(&b->failed));
+	child_step("sync with a poisoned page");
 	ret = umove_region_sync(r);
 	if (ret)
-		fail("umove_region_sync: %d", ret);
+		child_fail("umove_region_sync: %d", ret);
 	if (atomic_load(&b->writes[BAD]))
-		fail("the poisoned page was written back");
-	step("stats");
+		child_fail("the poisoned page was written back");
+	child_step("stats");
 	get_stats(r);
 	rep->fatal_addr = (uintptr_t)(base + BAD * PG + 123);
 }
@@ -546,7 +472,7 @@ static void readahead_after_bad_child(const struct setup *s)
 	for (size_t p = 0; p < BAD; p++)
 		if (!expect_good(base, p))
 			return;
-	step("stats");
+	child_step("stats");
 	get_stats(r);
 	rep->fatal_addr = (uintptr_t)(base + BAD * PG);
 }
@@ -597,20 +523,20 @@ static void good_before_bad_child(const struct setup *s)
 	/* 6..21 does not include the bad page. */
 	if (!expect_good(base, BAD + 1))
 		return;
-	step("stats before the bad page");
+	child_step("stats before the bad page");
 	get_stats(r);
 	if (rep->stats.pages_poisoned || rep->stats.read_errors != 6)
-		fail("before touching the bad page: pages_poisoned %llu, "
-		     "read_errors %llu (want 0, 6)",
-		     (unsigned long long)rep->stats.pages_poisoned,
-		     (unsigned long long)rep->stats.read_errors);
+		child_fail("before touching the bad page: pages_poisoned %llu, "
+			   "read_errors %llu (want 0, 6)",
+			   (unsigned long long)rep->stats.pages_poisoned,
+			   (unsigned long long)rep->stats.read_errors);
 	/* Its run is the page alone (page 6 is resident): 3 reads. */
 	if (!expect_signal(base, BAD, s->want_sig))
 		return;
 	for (size_t p = 0; p < s->pages; p++)
 		if (p != BAD && !expect_good(base, p))
 			return;
-	step("stats");
+	child_step("stats");
 	get_stats(r);
 }
 
@@ -663,7 +589,7 @@ static void *waiter_main(void *arg)
 	void *addr = NULL;
 
 	sleep_ms(w->delay_ms);
-	w->sig = touch(w->base, w->page, copy, &addr);
+	w->sig = touch_page(w->base + w->page * PG, copy, &addr);
 	w->ok = !w->sig && page_matches(copy, SEED, w->page);
 	atomic_store(&w->finished, true);
 	return NULL;
@@ -679,25 +605,26 @@ static void released_readahead_child(const struct setup *s)
 		return;
 	a = (struct waiter){.base = umove_region_addr(r), .page = BAD};
 	w = (struct waiter){.base = a.base, .page = BAD + 1, .delay_ms = 30};
-	step("thread A on page %d, thread B on page %d 30 ms later", BAD,
-	     BAD + 1);
+	child_step("thread A on page %d, thread B on page %d 30 ms later", BAD,
+		   BAD + 1);
 	if (pthread_create(&a.tid, NULL, waiter_main, &a) ||
 	    pthread_create(&w.tid, NULL, waiter_main, &w)) {
-		fail("pthread_create");
+		child_fail("pthread_create");
 		return;
 	}
-	step("waiting for thread A (the bad page)");
+	child_step("waiting for thread A (the bad page)");
 	pthread_join(a.tid, NULL);
 	if (a.sig != s->want_sig)
-		fail("thread A on the bad page: SIG%s, want SIG%s",
-		     sig_name(a.sig), sig_name(s->want_sig));
-	step("waiting for thread B (page %d, read-ahead of the failed run)",
-	     BAD + 1);
+		child_fail("thread A on the bad page: SIG%s, want SIG%s",
+			   sig_name(a.sig), sig_name(s->want_sig));
+	child_step(
+		"waiting for thread B (page %d, read-ahead of the failed run)",
+		BAD + 1);
 	pthread_join(w.tid, NULL);
 	if (!w.ok)
-		fail("thread B on page %d: %s", BAD + 1,
-		     w.sig ? sig_name(w.sig) : "wrong bytes");
-	step("stats");
+		child_fail("thread B on page %d: %s", BAD + 1,
+			   w.sig ? sig_name(w.sig) : "wrong bytes");
+	child_step("stats");
 	get_stats(r);
 }
 

@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libmemcached/memcached.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -489,9 +488,7 @@ static const char *capture_end(void)
 enum seen { UNTOUCHED, GOOD, SIGNALLED, ZEROS, WRONG };
 
 struct report {
-	atomic_int stage;
-	char what[160]; /* the step in progress */
-	char err[256];	/* the first failure, "" if none */
+	struct child_log log; /* first: child_log points here */
 	uint8_t seen[CHILD_PAGES];
 	uint8_t again[CHILD_PAGES]; /* touched a second time */
 	bool resident[CHILD_PAGES]; /* at the kill (read ahead before it) */
@@ -503,67 +500,6 @@ struct report {
 };
 
 static struct report *rep;
-
-__attribute__((format(printf, 1, 2))) static void step(const char *fmt, ...)
-{
-	va_list ap;
-
-	atomic_fetch_add(&rep->stage, 1);
-	va_start(ap, fmt);
-	vsnprintf(rep->what, sizeof(rep->what), fmt, ap);
-	va_end(ap);
-}
-
-__attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (rep->err[0])
-		return;
-	va_start(ap, fmt);
-	vsnprintf(rep->err, sizeof(rep->err), fmt, ap);
-	va_end(ap);
-}
-
-/* volatile: the stores around an inlined access must not be optimised out */
-static __thread sigjmp_buf *volatile catch_jb;
-static __thread volatile int caught_sig;
-
-static void on_fault(int sig)
-{
-	caught_sig = sig;
-	if (catch_jb)
-		siglongjmp(*catch_jb, 1);
-	signal(sig, SIG_DFL); /* not expected: die of it on return */
-}
-
-static void handle_faults(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fault;
-	sa.sa_flags = SA_NODEFER;
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-}
-
-/* Copies one page; returns 0 or the signal the access raised. */
-static int touch(const char *page, void *copy)
-{
-	sigjmp_buf jb;
-
-	if (sigsetjmp(jb, 1)) {
-		catch_jb = NULL;
-		return caught_sig;
-	}
-	catch_jb = &jb;
-	__asm__ volatile("" ::: "memory");
-	memcpy(copy, page, PG);
-	__asm__ volatile("" ::: "memory");
-	catch_jb = NULL;
-	return 0;
-}
 
 /* What a child does: touch every page of a region on spec. */
 struct scenario {
@@ -614,14 +550,14 @@ static void child_main(const struct scenario *sc)
 	double t0;
 	int ret;
 
-	step("open %s", sc->spec);
+	child_step("open %s", sc->spec);
 	ret = umove_store_memcached(&st, sc->spec, UMOVE_STORE_QUIET, why,
 				    sizeof(why));
 	if (ret) {
-		fail("open %s: %d (%s)", sc->spec, ret, why);
+		child_fail("open %s: %d (%s)", sc->spec, ret, why);
 		return;
 	}
-	step("map %zu pages", sc->pages);
+	child_step("map %zu pages", sc->pages);
 	ret = umove_region_config_new(&cfg);
 	if (!ret)
 		ret = umove_region_config_set_threads(cfg, sc->threads);
@@ -633,7 +569,7 @@ static void child_main(const struct scenario *sc)
 		ret = umove_map(&r, st, 0, sc->pages * PG, cfg);
 	umove_region_config_free(cfg);
 	if (ret) {
-		fail("umove_map: %d", ret);
+		child_fail("umove_map: %d", ret);
 		return;
 	}
 	base = umove_region_addr(r);
@@ -643,29 +579,29 @@ static void child_main(const struct scenario *sc)
 			for (size_t j = 0; j < sc->pages; j++)
 				rep->resident[j] =
 					present_pages(base + j * PG, 1) == 1;
-			step("kill the server on port %u", sc->kill_port);
+			child_step("kill the server on port %u", sc->kill_port);
 			kill(sc->kill_pid, SIGKILL);
 			for (int ms = 0;
 			     ms < 3000 && !port_refuses(sc->kill_port); ms += 5)
 				sleep_ms(5);
 		}
 		if (sc->wait_parent && i == sc->kill_at) {
-			step("wait for the parent");
+			child_step("wait for the parent");
 			atomic_store(&rep->ready, true);
 			for (int ms = 0;
 			     ms < CHILD_MS && !atomic_load(&rep->go); ms++)
 				sleep_ms(1);
 		}
-		step("touch page %zu", i);
-		int sig = touch(base + i * PG, copy);
+		child_step("touch page %zu", i);
+		int sig = touch_page(base + i * PG, copy, NULL);
 
 		rep->seen[i] = (uint8_t)look(copy, sc->seed, i, sig);
 	}
 	rep->elapsed_s = now_s() - t0;
 	/* What was read before the kill stays resident and right. */
 	for (size_t i = 0; sc->kill_pid && i < sc->kill_at; i++) {
-		step("touch page %zu again", i);
-		int sig = touch(base + i * PG, copy);
+		child_step("touch page %zu again", i);
+		int sig = touch_page(base + i * PG, copy, NULL);
 
 		rep->again[i] = (uint8_t)look(copy, sc->seed, i, sig);
 	}
@@ -683,7 +619,7 @@ static void child_main(const struct scenario *sc)
 	}
 	rep->ps.size = sizeof(rep->ps);
 	umove_store_memcached_stats(st, &rep->ps);
-	step("done");
+	child_step("done");
 }
 
 static pid_t child_start(const struct scenario *sc)
@@ -695,6 +631,7 @@ static pid_t child_start(const struct scenario *sc)
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(rep, MAP_FAILED);
 	memset(rep, 0, sizeof(*rep));
+	child_log = &rep->log;
 	fflush(NULL);
 	pid = fork();
 	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
@@ -703,7 +640,7 @@ static pid_t child_start(const struct scenario *sc)
 		return pid;
 	}
 	alarm(TEST_TIMEOUT); /* never outlive the test */
-	handle_faults();
+	catch_fault_signals(true);
 	child_main(sc);
 	_exit(0);
 }
@@ -726,18 +663,19 @@ static void child_wait(pid_t pid, int ms, const char *what)
 		waitpid(pid, &status, 0);
 		child = 0;
 		cr_assert_fail("%s: child hung at step %d (%s) for %d ms", what,
-			       atomic_load(&rep->stage), rep->what, ms);
+			       atomic_load(&rep->log.stage), rep->log.what, ms);
 	}
-	cr_assert_eq(rep->err[0], '\0', "%s: %s", what, rep->err);
+	cr_assert_eq(rep->log.err[0], '\0', "%s: %s", what, rep->log.err);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "%s: child status 0x%x at step %d (%s)", what, status,
-		  atomic_load(&rep->stage), rep->what);
+		  atomic_load(&rep->log.stage), rep->log.what);
 }
 
 static void child_release(void)
 {
 	munmap(rep, sizeof(*rep));
 	rep = NULL;
+	child_log = NULL;
 }
 
 static const char *seen_name(uint8_t s)
@@ -2615,7 +2553,7 @@ Test(store_memcached, hung_server_sigbus_in_child)
 	for (int ms = 0; ms < CHILD_MS && !atomic_load(&rep->ready); ms++)
 		sleep_ms(1);
 	cr_assert(atomic_load(&rep->ready), "the child did not get ready: %s",
-		  rep->err);
+		  rep->log.err);
 	pool_freeze(&p, hung, true);
 	atomic_store(&rep->go, true);
 	child_wait(pid, CHILD_MS, "a region on a pool with a hung server");
