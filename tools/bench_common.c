@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_common.h"
+#include "cli.h"
 
 static void *watchdog_main(void *arg)
 {
@@ -124,6 +126,53 @@ void cli_restore_stop_signals(const struct sigaction old[CLI_STOP_SIGNALS])
 {
 	for (int i = 0; i < CLI_STOP_SIGNALS; i++)
 		sigaction(stop_signals[i], &old[i], NULL);
+}
+
+static const int fault_signals[CLI_FAULT_SIGNALS] = {SIGBUS, SIGSEGV};
+/* Written before the handler is installed: it only writes them out. */
+static char fault_msg[CLI_FAULT_SIGNALS][256];
+static size_t fault_msg_len[CLI_FAULT_SIGNALS];
+static void (*fault_cleanup)(void);
+
+static void on_fault_signal(int sig)
+{
+	int i = sig == SIGBUS ? 0 : 1;
+	ssize_t n = write(STDERR_FILENO, fault_msg[i], fault_msg_len[i]);
+
+	(void)n;
+	if (fault_cleanup)
+		fault_cleanup();
+	_exit(CLI_EXIT_FAIL);
+}
+
+void cli_catch_fault_signals(struct sigaction old[CLI_FAULT_SIGNALS],
+			     const char *cmd, const char *bus_hint,
+			     void (*cleanup)(void))
+{
+	struct sigaction sa = {.sa_handler = on_fault_signal};
+
+	for (int i = 0; i < CLI_FAULT_SIGNALS; i++) {
+		const char *hint = i == 0 && bus_hint ? bus_hint : "";
+		int len =
+			snprintf(fault_msg[i], sizeof(fault_msg[i]),
+				 "%s: SIG%s reading a page: a fill failed%s\n",
+				 cmd, i == 0 ? "BUS" : "SEGV", hint);
+
+		fault_msg_len[i] = len < 0 ? 0
+				   : (size_t)len < sizeof(fault_msg[i])
+					   ? (size_t)len
+					   : sizeof(fault_msg[i]) - 1;
+	}
+	fault_cleanup = cleanup;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < CLI_FAULT_SIGNALS; i++)
+		sigaction(fault_signals[i], &sa, &old[i]);
+}
+
+void cli_restore_fault_signals(const struct sigaction old[CLI_FAULT_SIGNALS])
+{
+	for (int i = 0; i < CLI_FAULT_SIGNALS; i++)
+		sigaction(fault_signals[i], &old[i], NULL);
 }
 
 double cli_tlb_shootdowns(void)

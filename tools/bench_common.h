@@ -70,6 +70,19 @@ void cli_catch_stop_signals(struct sigaction old[CLI_STOP_SIGNALS],
 void cli_restore_stop_signals(const struct sigaction old[CLI_STOP_SIGNALS]);
 
 /*
+ * SIGBUS and SIGSEGV while a benchmark reads its pages: a fill failed, and
+ * the read cannot go on. The handler writes "CMD: SIGBUS reading a page: a
+ * fill failed" (bus_hint, if not NULL, follows for SIGBUS), calls cleanup
+ * (async-signal-safe; may be NULL) and exits with status 1. old[] keeps
+ * what was there, for cli_restore_fault_signals().
+ */
+#define CLI_FAULT_SIGNALS 2
+void cli_catch_fault_signals(struct sigaction old[CLI_FAULT_SIGNALS],
+			     const char *cmd, const char *bus_hint,
+			     void (*cleanup)(void));
+void cli_restore_fault_signals(const struct sigaction old[CLI_FAULT_SIGNALS]);
+
+/*
  * TLB shootdown interrupts received so far, summed over the CPUs (the
  * "TLB:" line of /proc/interrupts, x86); NAN where the line is missing,
  * as on arm64, which invalidates by broadcast instructions, not IPIs.

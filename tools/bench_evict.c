@@ -1545,22 +1545,6 @@ static int check_variants(struct evict_ctx *c, struct evict_result *r)
 
 /* ---- the watchdog ------------------------------------------------------ */
 
-/* A poisoned page: say so, instead of dying silently. */
-static void on_fault_signal(int sig)
-{
-	static const char bus[] = "umove bench evict: SIGBUS reading a page: "
-				  "a fill failed\n";
-	static const char segv[] = "umove bench evict: SIGSEGV reading a "
-				   "page: a fill failed\n";
-	ssize_t n = sig == SIGBUS
-			    ? write(STDERR_FILENO, bus, sizeof(bus) - 1)
-			    : write(STDERR_FILENO, segv, sizeof(segv) - 1);
-
-	(void)n;
-	kernel_emergency();
-	_exit(CLI_EXIT_FAIL);
-}
-
 /* The watchdog's report: which cell hangs, then the end of the command. */
 static void watchdog_fire(void *arg, int v, size_t op)
 {
@@ -1617,8 +1601,8 @@ static void ctx_free(struct evict_ctx *c)
 static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
 			   size_t swap_mib, struct evict_result *r)
 {
-	struct sigaction sa = {.sa_handler = on_fault_signal}, old_bus,
-			 old_segv, old_stop[CLI_STOP_SIGNALS];
+	struct sigaction old_fault[CLI_FAULT_SIGNALS],
+		old_stop[CLI_STOP_SIGNALS];
 	struct evict_ctx c = {.ops = ops};
 	struct cli_watchdog w;
 	int ret = -1;
@@ -1665,15 +1649,13 @@ static int bench_evict_run(unsigned runs, size_t size_mib, size_t ops,
 	kernel_setup(&r->kenv);
 	for (int v = V_KERNEL; v < EVICT_VARIANTS; v++)
 		c.skip[v] = !r->kenv.usable || r->kenv.row_why[v - V_KERNEL][0];
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, &old_bus);
-	sigaction(SIGSEGV, &sa, &old_segv);
+	cli_catch_fault_signals(old_fault, "umove bench evict", NULL,
+				kernel_emergency);
 	cli_watchdog_start(&w, EVICT_STALL_S, &watch->step, &watch->op,
 			   &watch->variant, watchdog_fire, &c);
 	ret = measure(&c, r);
 	cli_watchdog_stop(&w);
-	sigaction(SIGBUS, &old_bus, NULL);
-	sigaction(SIGSEGV, &old_segv, NULL);
+	cli_restore_fault_signals(old_fault);
 	if (kernel_teardown(&r->kenv))
 		ret = -1;
 	cli_restore_stop_signals(old_stop);

@@ -791,21 +791,6 @@ static int check_variants(struct fault_ctx *c, struct fault_result *r)
 	return err ? -1 : 0;
 }
 
-/* A poisoned page, or the file gone: say so, instead of dying silently. */
-static void on_fault_signal(int sig)
-{
-	static const char bus[] = "umove bench fault: SIGBUS reading a page: "
-				  "a fill failed\n";
-	static const char segv[] = "umove bench fault: SIGSEGV reading a "
-				   "page: a fill failed\n";
-	ssize_t n = sig == SIGBUS
-			    ? write(STDERR_FILENO, bus, sizeof(bus) - 1)
-			    : write(STDERR_FILENO, segv, sizeof(segv) - 1);
-
-	(void)n;
-	_exit(CLI_EXIT_FAIL);
-}
-
 /* The watchdog's report: which cell hangs, then the end of the command. */
 static void watchdog_fire(void *arg, int v, size_t page)
 {
@@ -836,8 +821,7 @@ static void ctx_free(struct fault_ctx *c)
 static int bench_fault_run(unsigned runs, size_t size_mib, bool cold,
 			   unsigned readers, struct fault_result *r)
 {
-	struct sigaction sa = {.sa_handler = on_fault_signal}, old_bus,
-			 old_segv;
+	struct sigaction old_fault[CLI_FAULT_SIGNALS];
 	struct fault_ctx c = {.fd = -1, .cold = cold, .readers = readers};
 	struct cli_watchdog w;
 	int ret = -1;
@@ -862,15 +846,12 @@ static int bench_fault_run(unsigned runs, size_t size_mib, bool cold,
 	}
 	if (create_file(&c) || check_variants(&c, r))
 		goto out;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, &old_bus);
-	sigaction(SIGSEGV, &sa, &old_segv);
+	cli_catch_fault_signals(old_fault, "umove bench fault", NULL, NULL);
 	cli_watchdog_start(&w, FAULT_STALL_S, &watch.step, &watch.page,
 			   &watch.variant, watchdog_fire, &c.npages);
 	ret = measure(&c, r);
 	cli_watchdog_stop(&w);
-	sigaction(SIGBUS, &old_bus, NULL);
-	sigaction(SIGSEGV, &old_segv, NULL);
+	cli_restore_fault_signals(old_fault);
 	if (!ret)
 		summarize(&c, r);
 out:

@@ -1103,22 +1103,6 @@ static int delete_image(struct pb_ctx *c, unsigned replicas)
 
 /* ---- the command's life -------------------------------------------------- */
 
-static void on_fault_signal(int sig)
-{
-	static const char bus[] = "umove bench pool: SIGBUS reading a page: "
-				  "a fill failed (a server down or not "
-				  "answering?)\n";
-	static const char segv[] = "umove bench pool: SIGSEGV reading a "
-				   "page: a fill failed\n";
-	ssize_t n = sig == SIGBUS
-			    ? write(STDERR_FILENO, bus, sizeof(bus) - 1)
-			    : write(STDERR_FILENO, segv, sizeof(segv) - 1);
-
-	(void)n;
-	servers_kill();
-	_exit(CLI_EXIT_FAIL);
-}
-
 static void watchdog_fire(void *arg, int v, size_t pos)
 {
 	const struct pb_ctx *c = arg;
@@ -1213,8 +1197,8 @@ static int bad_spec(const char *spec)
 static int bench_pool_run(unsigned runs, size_t size_mib, const char *user,
 			  struct pb_result *r)
 {
-	struct sigaction sa = {.sa_handler = on_fault_signal}, old_bus,
-			 old_segv, old_stop[CLI_STOP_SIGNALS];
+	struct sigaction old_fault[CLI_FAULT_SIGNALS],
+		old_stop[CLI_STOP_SIGNALS];
 	struct pb_ctx c = {.fd = -1};
 	struct cli_watchdog w;
 	int ret = CLI_EXIT_FAIL;
@@ -1279,9 +1263,9 @@ static int bench_pool_run(unsigned runs, size_t size_mib, const char *user,
 	}
 	snprintf(r->spec, sizeof(r->spec), "%s", c.spec);
 	snprintf(r->image, sizeof(r->image), "%s:%s", c.mc.ns, c.mc.region);
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, &old_bus);
-	sigaction(SIGSEGV, &sa, &old_segv);
+	cli_catch_fault_signals(old_fault, "umove bench pool",
+				" (a server down or not answering?)",
+				servers_kill);
 	cli_watchdog_start(&w, PB_STALL_S, &watch.step, &watch.pos,
 			   &watch.active, watchdog_fire, &c);
 	ret = write_pool(&c);
@@ -1294,8 +1278,7 @@ static int bench_pool_run(unsigned runs, size_t size_mib, const char *user,
 	if (c.cleanup)
 		r->deleted = !delete_image(&c, c.replicas);
 	cli_watchdog_stop(&w);
-	sigaction(SIGBUS, &old_bus, NULL);
-	sigaction(SIGSEGV, &old_segv, NULL);
+	cli_restore_fault_signals(old_fault);
 	if (!ret && summarize(&c, r)) {
 		fprintf(stderr, "umove bench pool: out of memory\n");
 		ret = CLI_EXIT_FAIL;
