@@ -1092,6 +1092,30 @@ Test(store_memcached, images_are_separate)
 	pages_free(buf, 8);
 }
 
+/* Of pages [0, n) written with seed: how many read back, as zeros, failed. */
+struct read_tally {
+	size_t good, zeros, errors;
+};
+
+static struct read_tally tally_reads(struct umove_store *st, size_t n,
+				     uint32_t seed)
+{
+	struct read_tally t = {0, 0, 0};
+	char *buf = pages_new(1);
+
+	for (size_t i = 0; i < n; i++) {
+		memset(buf, 0xa5, PG);
+		if (umove_store_read(st, i, 1, buf))
+			t.errors++;
+		else if (page_matches(buf, seed, i))
+			t.good++;
+		else if (is_zero_page(buf))
+			t.zeros++;
+	}
+	pages_free(buf, 1);
+	return t;
+}
+
 /*
  * Another set of servers, of the same size, places keys elsewhere: the
  * pool's image must be refused (-EEXIST) like a spec with another number
@@ -1104,9 +1128,8 @@ Test(store_memcached, other_servers_same_count_refused)
 	struct mc_pool p;
 	struct umove_store *st = NULL;
 	char spec[256], why[WHY] = "";
-	char *buf = pages_new(1);
+	struct read_tally t = {0, 0, 0};
 	int ret;
-	size_t zeros = 0, errors = 0, good = 0;
 
 	pool_start(&p, 3, 16);
 	snprintf(spec, sizeof(spec),
@@ -1125,24 +1148,13 @@ Test(store_memcached, other_servers_same_count_refused)
 				    sizeof(why));
 	if (!ret) {
 		track(st);
-		for (size_t i = 0; i < 64; i++) {
-			memset(buf, 0xa5, PG);
-			int e = umove_store_read(st, i, 1, buf);
-
-			if (e)
-				errors++;
-			else if (page_matches(buf, SEED, i))
-				good++;
-			else if (is_zero_page(buf))
-				zeros++;
-		}
+		t = tally_reads(st, 64, SEED);
 	}
 	cr_assert_eq(ret, -EEXIST,
 		     "a pool of other servers (same count) opened: %d; of 64 "
 		     "written pages %zu read back, %zu read as zeros, %zu "
 		     "failed",
-		     ret, good, zeros, errors);
-	pages_free(buf, 1);
+		     ret, t.good, t.zeros, t.errors);
 }
 
 /*
@@ -1155,8 +1167,7 @@ Test(store_memcached, same_servers_other_names)
 	struct mc_pool p;
 	struct umove_store *st = NULL;
 	char spec[256], why[WHY] = "";
-	char *buf = pages_new(1);
-	size_t zeros = 0, errors = 0, good = 0;
+	struct read_tally t;
 	int ret;
 
 	pool_start(&p, 2, 16);
@@ -1170,29 +1181,16 @@ Test(store_memcached, same_servers_other_names)
 		 p.port[0], p.port[1]);
 	ret = umove_store_memcached(&st, spec, UMOVE_STORE_QUIET, why,
 				    sizeof(why));
-	if (ret == -EEXIST) {
-		pages_free(buf, 1);
+	if (ret == -EEXIST)
 		return;
-	}
 	expect_ret_as(ret, 0, "open by other names (or -EEXIST)");
 	track(st);
-	for (size_t i = 0; i < 64; i++) {
-		memset(buf, 0xa5, PG);
-		int e = umove_store_read(st, i, 1, buf);
-
-		if (e)
-			errors++;
-		else if (page_matches(buf, SEED, i))
-			good++;
-		else if (is_zero_page(buf))
-			zeros++;
-	}
-	cr_assert_eq(good, 64,
+	t = tally_reads(st, 64, SEED);
+	cr_assert_eq(t.good, 64,
 		     "the same servers by other names: of 64 written pages "
 		     "%zu read back, %zu read as zeros, %zu failed",
-		     good, zeros, errors);
+		     t.good, t.zeros, t.errors);
 	close_store(st);
-	pages_free(buf, 1);
 }
 
 /*
