@@ -691,3 +691,16 @@ int touch_page(const void *page, void *copy, void **addr)
 	catch_jb = NULL;
 	return 0;
 }
+
+void fill_text_page(void *page, size_t idx)
+{
+	char *p = page;
+	size_t n = 0;
+
+	while (n < PG) {
+		int w = snprintf(p + n, PG - n, "page %zu line %zu of umove. ",
+				 idx, n / 32);
+
+		n += (size_t)w < PG - n ? (size_t)w : PG - n;
+	}
+}

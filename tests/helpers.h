@@ -92,6 +92,8 @@ uint64_t pattern_word(uint32_t seed, size_t idx, size_t word);
 void fill_page(void *page, uint32_t seed, size_t idx);
 void fill_pages(void *addr, size_t n, uint32_t seed);
 bool page_matches(const void *page, uint32_t seed, size_t idx);
+/* A page LZ4 shrinks a lot: text with a little variation per page idx. */
+void fill_text_page(void *page, size_t idx);
 void expect_page(const void *page, uint32_t seed, size_t idx, const char *what);
 void expect_pages(const void *addr, size_t n, uint32_t seed, const char *what);
 void expect_zero_page(const void *page, const char *what);

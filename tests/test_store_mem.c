@@ -18,20 +18,6 @@
 TestSuite(store_mem, .timeout = TEST_TIMEOUT, .init = need_4k,
 	  .fini = close_stores);
 
-/* A page LZ4 shrinks a lot: text with a little variation per page. */
-static void fill_text(void *page, size_t idx)
-{
-	char *p = page;
-	size_t n = 0;
-
-	while (n < PG) {
-		int w = snprintf(p + n, PG - n, "page %zu line %zu of umove. ",
-				 idx, n / 32);
-
-		n += (size_t)w < PG - n ? (size_t)w : PG - n;
-	}
-}
-
 /* Mostly zeros with a few bytes set: compresses, but is not a zero page. */
 static void fill_sparse(void *page, size_t idx)
 {
@@ -107,7 +93,7 @@ Test(store_mem, compressible_pages_round_trip)
 	char *page = map_pages(1), want[PG];
 
 	for (size_t i = 0; i < 8; i++) {
-		fill_text(page, i);
+		fill_text_page(page, i);
 		round_trip(st, i, page, "text page");
 	}
 	for (size_t i = 8; i < 16; i++) {
@@ -119,7 +105,7 @@ Test(store_mem, compressible_pages_round_trip)
 		memset(page, 0xa5, PG);
 		expect_ret(umove_store_read(st, i, 1, page), 0);
 		if (i < 8)
-			fill_text(want, i);
+			fill_text_page(want, i);
 		else
 			fill_sparse(want, i * 37);
 		expect_same(page, want, PG, "compressible page reread");
@@ -164,7 +150,7 @@ Test(store_mem, mixed_run_round_trips)
 			memset(p, 0, PG);
 			break;
 		case 1:
-			fill_text(p, i);
+			fill_text_page(p, i);
 			break;
 		case 2:
 			fill_page(p, SEED, i);
@@ -196,7 +182,7 @@ Test(store_mem, overwrite_replaces_page)
 	 */
 	fill_page(page, SEED, 2);
 	round_trip(st, 2, page, "first write");
-	fill_text(page, 2);
+	fill_text_page(page, 2);
 	round_trip(st, 2, page, "text over random");
 	fill_page(page, OTHER, 2);
 	round_trip(st, 2, page, "random over text");
@@ -220,7 +206,7 @@ Test(store_mem, zero_page_after_data_reads_zeros)
 	expect_zero_page(page, "zeroed page");
 	expect_page(page + PG, SEED, 1, "page after the zeroed one");
 	/* And back to data. */
-	fill_text(page, 1);
+	fill_text_page(page, 1);
 	round_trip(st, 1, page, "data after zeros");
 	close_store(st);
 	unmap_pages(page, 2);
@@ -333,10 +319,10 @@ Test(store_mem, compressible_pages_take_less_memory)
 	skip_under_valgrind();
 	st = open_mem(n);
 	page = map_pages(1);
-	fill_text(page, 0);
+	fill_text_page(page, 0);
 	before = rss_bytes();
 	for (size_t i = 0; i < n; i++) {
-		fill_text(page, i);
+		fill_text_page(page, i);
 		expect_ret(umove_store_write(st, i, 1, page), 0);
 	}
 	after = rss_bytes();
@@ -346,7 +332,7 @@ Test(store_mem, compressible_pages_take_less_memory)
 	for (size_t i = 0; i < n; i += 97) {
 		char want[PG];
 
-		fill_text(want, i);
+		fill_text_page(want, i);
 		expect_ret(umove_store_read(st, i, 1, page), 0);
 		expect_same(page, want, PG, "text page");
 	}
@@ -375,7 +361,7 @@ struct worker {
 static void shared_page(void *page, unsigned t, size_t s, unsigned r)
 {
 	if (r % 2)
-		fill_text(page, 1000 + t * 10 + s);
+		fill_text_page(page, 1000 + t * 10 + s);
 	else
 		fill_page(page, OTHER + t, s);
 }
@@ -407,7 +393,7 @@ static void *work(void *arg)
 		if (r % 3)
 			fill_page(want, SEED + w->id, (size_t)r);
 		else
-			fill_text(want, w->id * 100000 + r);
+			fill_text_page(want, w->id * 100000 + r);
 		ret = umove_store_write(w->st, own + i, 1, want);
 		if (!ret)
 			ret = umove_store_read(w->st, own + i, 1, buf);

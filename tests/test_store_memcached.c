@@ -262,20 +262,6 @@ static void expect_pattern(struct umove_store *st, size_t n, uint32_t seed,
 	pages_free(buf, batch);
 }
 
-/* A page LZ4 shrinks a lot: text with a little variation per page. */
-static void fill_text(void *page, size_t idx)
-{
-	char *p = page;
-	size_t n = 0;
-
-	while (n < PG) {
-		int w = snprintf(p + n, PG - n, "page %zu line %zu of umove. ",
-				 idx, n / 32);
-
-		n += (size_t)w < PG - n ? (size_t)w : PG - n;
-	}
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -1268,27 +1254,43 @@ struct share {
 	size_t bad, first_bad;
 };
 
-/* Writes its share with umove_store_write, BIG_BATCH pages a call. */
-static void *writer_main(void *arg)
+/*
+ * Writes its share with umove_store_write (pattern SEED), or reads it with
+ * umove_store_read and checks every byte (pattern s->seed), BIG_BATCH
+ * pages a call.
+ */
+static void store_share(struct share *s, bool write)
 {
-	struct share *s = arg;
 	char *buf = mmap(NULL, BIG_BATCH * PG, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (buf == MAP_FAILED) {
 		s->err = -ENOMEM;
-		return NULL;
+		return;
 	}
 	for (size_t i = s->first; i < s->first + s->n && !s->err;
 	     i += BIG_BATCH) {
 		size_t k = s->first + s->n - i;
 
 		k = k < BIG_BATCH ? k : BIG_BATCH;
-		for (size_t j = 0; j < k; j++)
-			fill_page(buf + j * PG, SEED, i + j);
-		s->err = umove_store_write(s->st, i, k, buf);
+		if (write) {
+			for (size_t j = 0; j < k; j++)
+				fill_page(buf + j * PG, SEED, i + j);
+			s->err = umove_store_write(s->st, i, k, buf);
+			continue;
+		}
+		s->err = umove_store_read(s->st, i, k, buf);
+		for (size_t j = 0; j < k && !s->err; j++)
+			if (!page_matches(buf + j * PG, s->seed, i + j) &&
+			    !s->bad++)
+				s->first_bad = i + j;
 	}
 	munmap(buf, BIG_BATCH * PG);
+}
+
+static void *writer_main(void *arg)
+{
+	store_share(arg, true);
 	return NULL;
 }
 
@@ -1313,29 +1315,9 @@ static void *painter_main(void *arg)
 	return NULL;
 }
 
-/* Reads its share with umove_store_read and checks every byte. */
 static void *reader_main(void *arg)
 {
-	struct share *s = arg;
-	char *buf = mmap(NULL, BIG_BATCH * PG, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (buf == MAP_FAILED) {
-		s->err = -ENOMEM;
-		return NULL;
-	}
-	for (size_t i = s->first; i < s->first + s->n && !s->err;
-	     i += BIG_BATCH) {
-		size_t k = s->first + s->n - i;
-
-		k = k < BIG_BATCH ? k : BIG_BATCH;
-		s->err = umove_store_read(s->st, i, k, buf);
-		for (size_t j = 0; j < k && !s->err; j++)
-			if (!page_matches(buf + j * PG, s->seed, i + j) &&
-			    !s->bad++)
-				s->first_bad = i + j;
-	}
-	munmap(buf, BIG_BATCH * PG);
+	store_share(arg, false);
 	return NULL;
 }
 
@@ -2241,7 +2223,7 @@ Test(store_memcached, lz4_round_trip)
 	st = mc_open(spec_of(&p, "namespace=lz&pages=32&compress=lz4"), 0);
 	for (size_t i = 0; i < 32; i++) {
 		if (i < 8)
-			fill_text(buf + i * PG, i);
+			fill_text_page(buf + i * PG, i);
 		else if (i < 16)
 			memset(buf + i * PG, 0, PG);
 		else
