@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -703,4 +704,16 @@ void fill_text_page(void *page, size_t idx)
 
 		n += (size_t)w < PG - n ? (size_t)w : PG - n;
 	}
+}
+
+bool child_reap(pid_t pid, int ms, int *status)
+{
+	for (int waited = 0; waited < ms; waited += 5) {
+		if (waitpid(pid, status, WNOHANG)) /* ended, or no child */
+			return true;
+		sleep_ms(5);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	return false;
 }

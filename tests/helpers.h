@@ -202,6 +202,12 @@ __attribute__((format(printf, 1, 2))) void child_step(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) bool child_fail(const char *fmt, ...);
 
 /*
+ * Waits up to ms for child pid to end: true, with its wait status; false
+ * once it has been killed (SIGKILL) and reaped instead.
+ */
+bool child_reap(pid_t pid, int ms, int *status);
+
+/*
  * SIGBUS and SIGSEGV in this process: caught (for touch_page) or back to
  * their default action, unblocked in the calling thread either way.
  */

@@ -171,20 +171,11 @@ static pid_t child_start(scenario fn, const void *arg, bool catch_faults)
 static int child_wait(pid_t pid, int ms, const char *what)
 {
 	int status = 0;
-	pid_t got = 0;
 
-	for (int waited = 0; waited < ms && !got; waited += 5) {
-		got = waitpid(pid, &status, WNOHANG);
-		if (!got)
-			sleep_ms(5);
-	}
-	if (!got) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+	if (!child_reap(pid, ms, &status))
 		cr_assert_fail("[%s] %s: child hung at step %d (%s) for %d ms",
 			       path_label, what, atomic_load(&rep->log.stage),
 			       rep->log.what, ms);
-	}
 	cr_assert_eq(rep->log.err[0], '\0', "[%s] %s: %s", path_label, what,
 		     rep->log.err);
 	return status;

@@ -291,22 +291,13 @@ static void child_start(struct child *c, scenario fn, const struct setup *s)
 static int child_finish(struct child *c, int ms, const char *what)
 {
 	int status = 0;
-	pid_t got = 0;
 
-	for (int waited = 0; waited < ms && !got; waited += 5) {
-		got = waitpid(c->pid, &status, WNOHANG);
-		if (!got)
-			sleep_ms(5);
-	}
-	if (!got) {
-		kill(c->pid, SIGKILL);
-		waitpid(c->pid, &status, 0);
+	if (!child_reap(c->pid, ms, &status))
 		cr_assert_fail(
 			"[%s] %s: child hung at step %d (%s) for %d ms%s%s",
 			path_label, what, atomic_load(&rep->log.stage),
 			rep->log.what, ms, rep->log.err[0] ? "; earlier: " : "",
 			rep->log.err);
-	}
 	cr_assert_eq(rep->log.err[0], '\0', "[%s] %s: %s", path_label, what,
 		     rep->log.err);
 	cr_assert(atomic_load(&rep->log.done),

@@ -635,22 +635,12 @@ static pid_t child_start(const struct scenario *sc)
 static void child_wait(pid_t pid, int ms, const char *what)
 {
 	int status = 0;
-	pid_t got = 0;
+	bool ended = child_reap(pid, ms, &status);
 
-	for (int waited = 0; waited < ms && !got; waited += 5) {
-		got = waitpid(pid, &status, WNOHANG);
-		if (!got)
-			sleep_ms(5);
-	}
-	if (got)
-		child = 0;
-	if (!got) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		child = 0;
+	child = 0;
+	if (!ended)
 		cr_assert_fail("%s: child hung at step %d (%s) for %d ms", what,
 			       atomic_load(&rep->log.stage), rep->log.what, ms);
-	}
 	cr_assert_eq(rep->log.err[0], '\0', "%s: %s", what, rep->log.err);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "%s: child status 0x%x at step %d (%s)", what, status,
